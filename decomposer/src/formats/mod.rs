@@ -1,0 +1,101 @@
+//! Container formats. Each module lists its container's children and hands each one to the walk as a
+//! reader; it never recurses, never detects types and never checks a limit (the walk and its Budget do).
+//!
+//! # Adding a format
+//! 1. A module here with one entry point, `pub(crate) fn decompose(source, len, parent_name, children)`,
+//!    whose doc says which specification it follows, whether it streams or needs random access, and which
+//!    [`DecResult`] codes it reports through [`Children::problem`]. Problems in the input are codes, never
+//!    `Err` and never a panic; keep going after a damaged piece whenever a later piece can still be read.
+//! 2. A [`crate::FileType`] variant and its magic number in [`crate::detect`], and one arm in [`open`].
+//! 3. A fuzz target `fuzz/fuzz_targets/<format>.rs` and rows in `corpus/manifest.toml`.
+
+use std::io::Read;
+
+use crate::codes::DecResult;
+use crate::content::ReadSeek;
+use crate::detect::FileType;
+
+pub(crate) mod bzip2;
+pub(crate) mod gzip;
+pub(crate) mod tar;
+pub(crate) mod xz;
+pub(crate) mod zip;
+
+/// How a format hands its children to the walk.
+pub(crate) trait Children {
+    /// Extracts one child from `data` through the Budget and walks it before returning.
+    fn child(&mut self, name: &str, data: &mut dyn Read) -> Extracted;
+    /// Reports a problem of the container being opened.
+    fn problem(&mut self, code: DecResult);
+    /// Whether the walk has stopped (a walk-wide limit, or the sink): formats return as soon as it has.
+    fn stopped(&self) -> bool;
+}
+
+/// What happened to one child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Extracted {
+    /// The child's reader was read to its end without error and no limit cut it.
+    pub(crate) complete: bool,
+    /// Bytes kept.
+    pub(crate) bytes: u64,
+}
+
+/// Opens a container of type `file_type`.
+pub(crate) fn open(
+    file_type: FileType,
+    source: &mut dyn ReadSeek,
+    len: u64,
+    parent_name: &str,
+    children: &mut dyn Children,
+) {
+    match file_type {
+        FileType::Zip => zip::decompose(source, len, children),
+        FileType::Tar => tar::decompose(source, len, children),
+        FileType::Gzip => gzip::decompose(source, parent_name, children),
+        FileType::Bzip2 => bzip2::decompose(source, parent_name, children),
+        FileType::Xz => xz::decompose(source, parent_name, children),
+        _ => {}
+    }
+}
+
+/// The name of the single child of a compressed stream that carries no name: the parent's name without the
+/// compression suffix (`a.tar.gz` -> `a.tar`, `a.tgz` -> `a.tar`), or `#1`.
+pub(crate) fn stream_child_name(parent_name: &str, suffixes: &[(&str, &str)]) -> String {
+    let lower = parent_name.to_ascii_lowercase();
+    for (suffix, replacement) in suffixes {
+        if lower.len() > suffix.len() && lower.ends_with(suffix) {
+            // `suffix` is ASCII, so the cut is on a character boundary.
+            let stem = &parent_name[..parent_name.len() - suffix.len()];
+            return format!("{stem}{replacement}");
+        }
+    }
+    "#1".to_owned()
+}
+
+/// Reads as many bytes as `buf` holds, fewer only at the end of `reader`.
+pub(crate) fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_child_names() {
+        let gz = [(".tgz", ".tar"), (".gz", "")];
+        assert_eq!(stream_child_name("a.tar.gz", &gz), "a.tar");
+        assert_eq!(stream_child_name("A.TGZ", &gz), "A.tar");
+        assert_eq!(stream_child_name(".gz", &gz), "#1");
+        assert_eq!(stream_child_name("blob", &gz), "#1");
+    }
+}

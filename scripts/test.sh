@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The project's whole test run, as CI runs it: lint, unit/integration/property/corpus tests, and the fuzz
+# targets built and replayed over their seed corpora. Installs what it needs on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
