@@ -91,9 +91,13 @@ impl Budget {
         }
     }
 
-    /// Admits one more extracted file, or says which limit refuses it.
+    /// Admits one more extracted file, or says which limit refuses it. Once the cumulative size is spent,
+    /// no file is admitted: it could only be handed on empty.
     pub(crate) fn admit_file(&self) -> Result<(), DecResult> {
         self.check_deadline()?;
+        if self.bytes.load(Ordering::Acquire) >= self.limits.max_cumulative_extract_size() {
+            return Err(self.stop_with(STOP_CUMULATIVE));
+        }
         let max = self.limits.max_file_count().unwrap_or(u64::MAX);
         let admitted = self
             .files

@@ -528,7 +528,8 @@ fn extract(
         0 => Box::new(raw),
         8 => Box::new(flate2::bufread::DeflateDecoder::new(raw)),
         9 => Box::new(deflate64::Deflate64Decoder::with_buffer(raw)),
-        12 => Box::new(bzip2::bufread::BzDecoder::new(raw)),
+        // Concatenated streams are all decoded, as `bzip2 -d` does: a second stream is not hidden.
+        12 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
         14 => match lzma_decoder(raw, entry) {
             Some(decoder) => decoder,
             None => {

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use decomposer::{Decomposer, Limits, Part};
 
 #[derive(Parser)]
-#[command(name = "avscan", version, about = "Content-scanning core: decomposer and signature scanner")]
+#[command(
+    name = "avscan",
+    version,
+    about = "Content-scanning core: decomposer and signature scanner"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,7 +82,11 @@ fn main() -> ExitCode {
                         part.path().to_string().escape_debug(),
                         part.file_type(),
                         part.size(),
-                        if part.is_truncated() { ", truncated" } else { "" }
+                        if part.is_truncated() {
+                            ", truncated"
+                        } else {
+                            ""
+                        }
                     );
                     true
                 };

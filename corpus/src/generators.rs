@@ -1,0 +1,511 @@
+//! Named generators for inputs that are large, malicious, or easier to describe as code than to commit.
+//! `generate(name)` returns the bytes; `corpus-gen` (the binary) writes them all to a directory.
+
+use std::io::Write;
+
+use crate::zip_writer::{Entry, ZipBuilder};
+use crate::{bzip2, deflate_raw, gzip, tar, text, xz, zip_lzma, zstd};
+
+/// Every generator's name.
+pub const NAMES: &[&str] = &[
+    "zip-basic",
+    "zip-methods",
+    "zip64",
+    "zip-sfx",
+    "zip-spanned",
+    "zip-encrypted-flag",
+    "zip-unknown-method",
+    "zip-hidden-entry",
+    "zip-disagreeing-sizes",
+    "zip-duplicate-alias",
+    "zip-empty",
+    "zip-truncated",
+    "zip-corrupt-data",
+    "zip-bad-crc",
+    "tar-ustar",
+    "tar-long-names",
+    "tar-pax",
+    "tar-truncated",
+    "tar-damaged-header",
+    "tar-directory-hiding-data",
+    "gzip-multimember",
+    "gzip-truncated",
+    "gzip-corrupt",
+    "gzip-trailing-garbage",
+    "bzip2-basic",
+    "bzip2-truncated",
+    "bzip2-corrupt",
+    "xz-basic",
+    "xz-truncated",
+    "xz-corrupt",
+    "nested-zip-tgz-zip",
+    "nesting-60",
+    "zip-6000-entries",
+    "child-over-max-size",
+    "cumulative-many",
+    "bomb-42",
+    "bomb-fifield-overlap",
+    "bomb-fifield-quoted",
+];
+
+/// The bytes of the generator `name`, or `None` if there is none of that name.
+pub fn generate(name: &str) -> Option<Vec<u8>> {
+    let doc = text(1, 3000);
+    let other = text(2, 5000);
+    Some(match name {
+        "zip-basic" => ZipBuilder::new(vec![
+            Entry::stored("stored.txt", &doc),
+            Entry::deflated("dir/deflated.txt", &other),
+            Entry::stored("dir/", b""),
+            Entry::stored("empty.txt", b""),
+        ])
+        .build(),
+        "zip-methods" => ZipBuilder::new(vec![
+            Entry::compressed("bzip2.txt", 12, bzip2(&doc), &doc),
+            Entry::compressed("lzma.txt", 14, zip_lzma(&doc), &doc),
+            Entry::compressed("zstd.txt", 93, zstd(&doc), &doc),
+            Entry::compressed("xz.txt", 95, xz(&doc), &doc),
+        ])
+        .build(),
+        "zip64" => ZipBuilder {
+            zip64: true,
+            ..ZipBuilder::new(vec![Entry::deflated("big.txt", &doc)])
+        }
+        .build(),
+        "zip-sfx" => ZipBuilder {
+            prefix: [&b"MZ\x90\x00"[..], &text(3, 2000)].concat(),
+            ..ZipBuilder::new(vec![Entry::deflated("payload.txt", &doc)])
+        }
+        .build(),
+        "zip-spanned" => ZipBuilder {
+            disk: 1,
+            ..ZipBuilder::new(vec![
+                Entry::deflated("here.txt", &doc),
+                Entry {
+                    disk: 1,
+                    ..Entry::deflated("elsewhere.txt", &other)
+                },
+            ])
+        }
+        .build(),
+        "zip-encrypted-flag" => ZipBuilder::new(vec![
+            Entry {
+                flags: 1,
+                ..Entry::stored("secret.txt", &doc)
+            },
+            Entry::stored("plain.txt", &other),
+        ])
+        .build(),
+        "zip-unknown-method" => ZipBuilder::new(vec![
+            Entry::compressed("imploded.bin", 6, doc.clone(), &doc),
+            Entry::stored("plain.txt", &other),
+        ])
+        .build(),
+        // A local header and data the central directory does not list.
+        "zip-hidden-entry" => ZipBuilder::new(vec![
+            Entry::deflated("listed.txt", &doc),
+            Entry {
+                in_central: false,
+                ..Entry::deflated("hidden.txt", &other)
+            },
+            Entry::stored("listed2.txt", b"tail"),
+        ])
+        .build(),
+        // The central record says 100 compressed bytes, the local header the real size: both views are
+        // read and the larger range is used.
+        "zip-disagreeing-sizes" => ZipBuilder::new(vec![Entry {
+            central_compressed_size: Some(100),
+            central_name: Some(b"other-name.txt".to_vec()),
+            ..Entry::stored("real-name.txt", &doc)
+        }])
+        .build(),
+        "zip-duplicate-alias" => {
+            let mut zip = ZipBuilder::new(vec![Entry::deflated("a.txt", &doc)]);
+            zip.aliases = vec![(0, "b.txt".into()), (0, "c.txt".into())];
+            zip.build()
+        }
+        "zip-empty" => ZipBuilder::new(vec![]).build(),
+        // Cut in the middle of the second entry's data: no central directory at all.
+        "zip-truncated" => {
+            let zip = ZipBuilder::new(vec![
+                Entry::deflated("first.txt", &doc),
+                Entry::deflated("second.txt", &other),
+            ])
+            .build();
+            let first_len = 30 + 9 + deflate_raw(&doc).len();
+            zip[..first_len + 30 + 10 + 200].to_vec()
+        }
+        "zip-corrupt-data" => {
+            let mut entry = Entry::deflated("corrupt.txt", &other);
+            // Flip bytes in the middle of the deflate stream: invalid codes or distances.
+            let middle = entry.data.len() / 2;
+            for byte in &mut entry.data[middle..middle + 16] {
+                *byte = 0xff;
+            }
+            ZipBuilder::new(vec![entry, Entry::stored("fine.txt", &doc)]).build()
+        }
+        "zip-bad-crc" => ZipBuilder::new(vec![Entry {
+            crc: 0x1234_5678,
+            ..Entry::stored("bad-crc.txt", &doc)
+        }])
+        .build(),
+        "tar-ustar" => {
+            let mut builder = tar::Builder::new(Vec::new());
+            for (name, bytes) in [
+                ("a.txt", &doc[..]),
+                ("dir/b.txt", &other[..]),
+                ("empty", &b""[..]),
+            ] {
+                let mut header = tar::Header::new_ustar();
+                header.set_size(bytes.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                builder
+                    .append_data(&mut header, name, bytes)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            let mut dir = tar::Header::new_ustar();
+            dir.set_entry_type(tar::EntryType::Directory);
+            dir.set_size(0);
+            dir.set_cksum();
+            builder
+                .append_data(&mut dir, "dir/", &b""[..])
+                .unwrap_or_else(|e| panic!("{e}"));
+            builder.into_inner().unwrap_or_default()
+        }
+        "tar-long-names" => {
+            let long = format!("{}/file.txt", "d".repeat(150));
+            tar(&[(long.as_str(), &doc[..]), ("short.txt", &other[..])])
+        }
+        "tar-pax" => {
+            let mut builder = tar::Builder::new(Vec::new());
+            let long = format!("pax/{}.txt", "p".repeat(120));
+            builder
+                .append_pax_extensions([("path", long.as_bytes())])
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut header = tar::Header::new_ustar();
+            header.set_size(doc.len() as u64);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, "short-name-overridden", &doc[..])
+                .unwrap_or_else(|e| panic!("{e}"));
+            builder.into_inner().unwrap_or_default()
+        }
+        "tar-truncated" => {
+            let tar = tar(&[("a.txt", &doc[..]), ("b.txt", &other[..])]);
+            // The second member's data is cut after 1000 bytes.
+            let second_data = 512 + doc.len().div_ceil(512) * 512 + 512;
+            tar[..second_data + 1000].to_vec()
+        }
+        "tar-damaged-header" => {
+            let zip_inside = ZipBuilder::new(vec![Entry::deflated("inner.txt", &doc)]).build();
+            let mut tar = tar(&[
+                ("a.txt", &other[..]),
+                ("b.zip", &zip_inside[..]),
+                ("c.txt", &doc[..]),
+            ]);
+            let second_header = 512 + other.len().div_ceil(512) * 512;
+            tar[second_header + 10] ^= 0x55; // the name changes, the checksum no longer matches
+            tar
+        }
+        // A directory entry that declares a size: the "data" is a whole tar member that the tar crate would
+        // skip; here it is handed on and found.
+        "tar-directory-hiding-data" => {
+            let hidden = tar(&[("hidden.txt", &doc[..])]);
+            let hidden = &hidden[..512 + doc.len().div_ceil(512) * 512];
+            let mut header = tar::Header::new_ustar();
+            header.set_entry_type(tar::EntryType::Directory);
+            header
+                .set_path("innocent-dir/")
+                .unwrap_or_else(|e| panic!("{e}"));
+            header.set_size(hidden.len() as u64);
+            header.set_cksum();
+            let mut out = header.as_bytes().to_vec();
+            out.extend_from_slice(hidden);
+            out.extend_from_slice(&tar(&[("after.txt", &other[..])]));
+            out
+        }
+        "gzip-multimember" => [gzip(&doc, Some("members.txt")), gzip(&other, None)].concat(),
+        "gzip-truncated" => {
+            let gz = gzip(&text(4, 200_000), None);
+            gz[..gz.len() / 2].to_vec()
+        }
+        "gzip-corrupt" => {
+            let mut gz = gzip(&text(4, 200_000), None);
+            let middle = gz.len() / 2;
+            for byte in &mut gz[middle..middle + 32] {
+                *byte = 0xff;
+            }
+            gz
+        }
+        "gzip-trailing-garbage" => {
+            [gzip(&doc, None), b"this is not a gzip member".to_vec()].concat()
+        }
+        "bzip2-basic" => bzip2(&doc),
+        "bzip2-truncated" => {
+            let bz = bzip2(&text(5, 300_000));
+            bz[..bz.len() / 2].to_vec()
+        }
+        "bzip2-corrupt" => {
+            let mut bz = bzip2(&text(5, 300_000));
+            let middle = bz.len() / 2;
+            for byte in &mut bz[middle..middle + 32] {
+                *byte = 0xff;
+            }
+            bz
+        }
+        "xz-basic" => xz(&doc),
+        "xz-truncated" => {
+            let x = xz(&text(6, 300_000));
+            x[..x.len() / 2].to_vec()
+        }
+        "xz-corrupt" => {
+            let mut x = xz(&text(6, 300_000));
+            let middle = x.len() / 2;
+            for byte in &mut x[middle..middle + 32] {
+                *byte = 0xff;
+            }
+            x
+        }
+        "nested-zip-tgz-zip" => {
+            let inner_zip = ZipBuilder::new(vec![Entry::deflated("evil.txt", &doc)]).build();
+            let inner_tar = tar(&[("dir/inner.zip", &inner_zip[..]), ("notes.txt", &other[..])]);
+            let tgz = gzip(&inner_tar, None);
+            ZipBuilder::new(vec![Entry::stored("inner.tar.gz", &tgz)]).build()
+        }
+        // 60 levels of zips: zip(zip(zip(... "bottom.txt" ...))).
+        "nesting-60" => {
+            let mut data = b"the bottom of sixty levels".to_vec();
+            let mut name = "bottom.txt".to_string();
+            for level in (0..60).rev() {
+                data = ZipBuilder::new(vec![Entry::deflated(&name, &data)]).build();
+                name = format!("level{level}.zip");
+            }
+            data
+        }
+        "zip-6000-entries" => {
+            let entries = (0..6000)
+                .map(|i| Entry::stored(&format!("f{i:04}.txt"), format!("file {i}\n").as_bytes()))
+                .collect();
+            ZipBuilder::new(entries).build()
+        }
+        // With max_extract_size = 1 MiB: one child of 1 MiB + 1 byte.
+        "child-over-max-size" => {
+            let big = vec![b'A'; (1 << 20) + 1];
+            ZipBuilder::new(vec![
+                Entry::deflated("big.bin", &big),
+                Entry::stored("small.txt", b"small"),
+            ])
+            .build()
+        }
+        // With max_cumulative_extract_size = 10 MiB: 30 children of 1 MiB each.
+        "cumulative-many" => {
+            let chunk = vec![b'B'; 1 << 20];
+            let raw = deflate_raw(&chunk);
+            let crc = crc32fast::hash(&chunk);
+            let entries = (0..30)
+                .map(|i| {
+                    Entry::precompressed(&format!("part{i:02}.bin"), 8, raw.clone(), crc, 1 << 20)
+                })
+                .collect();
+            ZipBuilder::new(entries).build()
+        }
+        "bomb-42" => bomb_42(),
+        "bomb-fifield-overlap" => bomb_fifield_overlap(),
+        "bomb-fifield-quoted" => bomb_fifield_quoted(),
+        _ => return None,
+    })
+}
+
+/// Raw deflate of `count` zero bytes, built from one repeated, self-contained chunk: compressing gigabytes
+/// of zeros for real would take seconds, this takes milliseconds. Each chunk ends with a full flush, which
+/// byte-aligns it and resets the dictionary, so identical input chunks give identical output chunks.
+pub fn deflate_zeros(count: u64) -> (Vec<u8>, u32) {
+    const CHUNK: usize = 1 << 20;
+    let zeros = vec![0u8; CHUNK];
+    let mut compress = flate2::Compress::new(flate2::Compression::best(), false);
+    let mut chunk_output = |input: &[u8], flush| {
+        let mut out = Vec::with_capacity(CHUNK / 100 + 64);
+        compress
+            .compress_vec(input, &mut out, flush)
+            .unwrap_or_else(|e| panic!("deflate: {e}"));
+        out
+    };
+    let first = chunk_output(&zeros, flate2::FlushCompress::Full);
+    let second = chunk_output(&zeros, flate2::FlushCompress::Full);
+    let third = chunk_output(&zeros, flate2::FlushCompress::Full);
+    assert_eq!(
+        second, third,
+        "full-flush chunks must repeat for the zero-stream shortcut"
+    );
+    let chunks = count / CHUNK as u64;
+    let rest = (count % CHUNK as u64) as usize;
+    let mut out = first;
+    for _ in 1..chunks {
+        out.extend_from_slice(&second);
+    }
+    out.extend(chunk_output(&zeros[..rest], flate2::FlushCompress::Finish));
+    let mut crc = crc32fast::Hasher::new();
+    let mut remaining = count;
+    while remaining > 0 {
+        let n = remaining.min(CHUNK as u64) as usize;
+        crc.update(&zeros[..n]);
+        remaining -= n as u64;
+    }
+    (out, crc.finalize())
+}
+
+/// In the manner of 42.zip: five levels of 16 zips, 16 files of 4 GB of zeros at the bottom (about 4 TB in
+/// all); each level's zip is compressed once and repeated.
+fn bomb_42() -> Vec<u8> {
+    const LEAF: u64 = 4_000_000_000;
+    let (leaf, leaf_crc) = deflate_zeros(LEAF);
+    let leaves = (0..16)
+        .map(|i| Entry::precompressed(&format!("page{i:x}.dll"), 8, leaf.clone(), leaf_crc, LEAF))
+        .collect();
+    let mut level = ZipBuilder::new(leaves).build();
+    for name in ["doc", "chapter", "book", "lib"] {
+        let raw = deflate_raw(&level);
+        let crc = crc32fast::hash(&level);
+        let entries = (0..16)
+            .map(|i| {
+                Entry::precompressed(
+                    &format!("{name}{i:x}.zip"),
+                    8,
+                    raw.clone(),
+                    crc,
+                    level.len() as u64,
+                )
+            })
+            .collect();
+        level = ZipBuilder::new(entries).build();
+    }
+    level
+}
+
+/// Fifield's overlapping-entry construction in its full-overlap form, with a bzip2 kernel: one local
+/// header whose data is 128 concatenated bzip2 streams of 40 MB of zeros each (5.1 GB from about 7 KB), and
+/// 16 central records that all point at it (82 GB declared). About 8 KB in all.
+fn bomb_fifield_overlap() -> Vec<u8> {
+    const STREAM_OUT: u64 = 40_000_000;
+    const STREAMS: u64 = 128;
+    let stream = {
+        let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = STREAM_OUT;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            encoder.write_all(&zeros[..n]).unwrap_or_default();
+            left -= n as u64;
+        }
+        encoder.finish().unwrap_or_default()
+    };
+    let kernel = stream.repeat(STREAMS as usize);
+    let total = STREAM_OUT * STREAMS;
+    let mut crc = crc32fast::Hasher::new();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..total / zeros.len() as u64 {
+        crc.update(&zeros);
+    }
+    crc.update(&zeros[..(total % zeros.len() as u64) as usize]);
+    let mut zip = ZipBuilder::new(vec![Entry::precompressed(
+        "0",
+        12,
+        kernel,
+        crc.finalize(),
+        total,
+    )]);
+    zip.aliases = (1..16).map(|i| (0, format!("{i}"))).collect();
+    zip.build()
+}
+
+/// Fifield's quoted-overlap construction ("A better zip bomb"): 64 entries whose data ranges nest; entry
+/// i's data is a stored block quoting entry i+1's local header, followed by entry i+1's data; the last one is
+/// a deflate kernel of 1 MiB of zeros. Extracting every entry would inflate the kernel 64 times.
+fn bomb_fifield_quoted() -> Vec<u8> {
+    const FILES: usize = 64;
+    const KERNEL_OUT: u64 = 1 << 20;
+    let (kernel, _) = deflate_zeros(KERNEL_OUT);
+    let names: Vec<String> = (0..FILES).map(|i| format!("{i:02}")).collect();
+    let local_header_len = |i: usize| 30 + names[i].len();
+    // Sizes from the last entry backwards: entry i = 5-byte quote + local header i+1 + entry i+1.
+    let mut compressed = vec![0u64; FILES];
+    let mut uncompressed = vec![0u64; FILES];
+    compressed[FILES - 1] = kernel.len() as u64;
+    uncompressed[FILES - 1] = KERNEL_OUT;
+    for i in (0..FILES - 1).rev() {
+        compressed[i] = 5 + local_header_len(i + 1) as u64 + compressed[i + 1];
+        uncompressed[i] = local_header_len(i + 1) as u64 + uncompressed[i + 1];
+    }
+    let local_header = |i: usize, crc: u32| {
+        let mut header = b"PK\x03\x04".to_vec();
+        crate::zip_writer::push16(&mut header, 20);
+        crate::zip_writer::push16(&mut header, 0);
+        crate::zip_writer::push16(&mut header, 8);
+        crate::zip_writer::push32(&mut header, 0);
+        crate::zip_writer::push32(&mut header, crc);
+        crate::zip_writer::push32(&mut header, compressed[i] as u32);
+        crate::zip_writer::push32(&mut header, uncompressed[i] as u32);
+        crate::zip_writer::push16(&mut header, names[i].len() as u16);
+        crate::zip_writer::push16(&mut header, 0);
+        header.extend_from_slice(names[i].as_bytes());
+        header
+    };
+    // CRCs from the last entry backwards: entry i's output = local header i+1 + entry i+1's output.
+    let mut crcs = vec![0u32; FILES];
+    let kernel_crc = {
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&vec![0u8; KERNEL_OUT as usize]);
+        hasher
+    };
+    crcs[FILES - 1] = kernel_crc.clone().finalize();
+    let mut suffix = kernel_crc;
+    for i in (0..FILES - 1).rev() {
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&local_header(i + 1, crcs[i + 1]));
+        hasher.combine(&suffix);
+        crcs[i] = hasher.clone().finalize();
+        suffix = hasher;
+    }
+    let mut out = Vec::new();
+    let mut offsets = Vec::new();
+    for (i, &crc) in crcs.iter().enumerate() {
+        offsets.push(out.len() as u32);
+        out.extend(local_header(i, crc));
+        if i + 1 < FILES {
+            let quoted = local_header_len(i + 1) as u16;
+            out.push(0); // a non-final stored block
+            crate::zip_writer::push16(&mut out, quoted);
+            crate::zip_writer::push16(&mut out, !quoted);
+        }
+    }
+    out.extend_from_slice(&kernel);
+    let cd_start = out.len() as u32;
+    for i in 0..FILES {
+        out.extend_from_slice(b"PK\x01\x02");
+        crate::zip_writer::push16(&mut out, 20);
+        crate::zip_writer::push16(&mut out, 20);
+        crate::zip_writer::push16(&mut out, 0);
+        crate::zip_writer::push16(&mut out, 8);
+        crate::zip_writer::push32(&mut out, 0);
+        crate::zip_writer::push32(&mut out, crcs[i]);
+        crate::zip_writer::push32(&mut out, compressed[i] as u32);
+        crate::zip_writer::push32(&mut out, uncompressed[i] as u32);
+        crate::zip_writer::push16(&mut out, names[i].len() as u16);
+        for _ in 0..4 {
+            crate::zip_writer::push16(&mut out, 0);
+        }
+        crate::zip_writer::push32(&mut out, 0);
+        crate::zip_writer::push32(&mut out, offsets[i]);
+        out.extend_from_slice(names[i].as_bytes());
+    }
+    let cd_size = out.len() as u32 - cd_start;
+    out.extend_from_slice(b"PK\x05\x06");
+    crate::zip_writer::push32(&mut out, 0);
+    crate::zip_writer::push16(&mut out, FILES as u16);
+    crate::zip_writer::push16(&mut out, FILES as u16);
+    crate::zip_writer::push32(&mut out, cd_size);
+    crate::zip_writer::push32(&mut out, cd_start);
+    crate::zip_writer::push16(&mut out, 0);
+    out
+}
