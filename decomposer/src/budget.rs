@@ -53,6 +53,16 @@ impl Budget {
         }
     }
 
+    /// A budget whose deadline is `deadline` rather than `max_extract_time` from now, for tests of the
+    /// deadline that must not sleep.
+    #[cfg(test)]
+    pub(crate) fn with_deadline(limits: Limits, deadline: Instant) -> Self {
+        Budget {
+            deadline: Some(deadline),
+            ..Budget::new(limits)
+        }
+    }
+
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
     }

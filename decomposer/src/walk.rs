@@ -217,9 +217,19 @@ impl Decomposer {
         sink: &mut dyn PartSink,
         forced: Option<FileType>,
     ) -> Report {
-        let budget = Budget::new(self.limits);
+        self.walk_with_budget(name, content, sink, forced, &Budget::new(self.limits))
+    }
+
+    fn walk_with_budget(
+        &self,
+        name: &str,
+        content: &Content<'_>,
+        sink: &mut dyn PartSink,
+        forced: Option<FileType>,
+        budget: &Budget,
+    ) -> Report {
         let mut walk = Walk {
-            budget: &budget,
+            budget,
             sink,
             spill_threshold: self.spill_threshold.min(self.limits.max_extract_size()),
             path: vec![truncate_name(name)],
@@ -428,5 +438,59 @@ impl Children for ChildWalk<'_, '_> {
 
     fn stopped(&self) -> bool {
         self.walk.stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zip_of_two_files() -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for name in ["a.txt", "b.txt"] {
+            writer
+                .start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut writer, &vec![b'x'; 200_000]).unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_passed_deadline_stops_extraction_and_keeps_what_was_extracted() {
+        let input = zip_of_two_files();
+        let decomposer = Decomposer::default();
+        // A deadline that has already passed when the first child is extracted.
+        let budget = Budget::with_deadline(*decomposer.limits(), std::time::Instant::now());
+        let mut names = Vec::new();
+        let report = decomposer.walk_with_budget(
+            "in.zip",
+            &Content::Borrowed(&input),
+            &mut |part: &Part<'_>| {
+                names.push(part.path().to_string());
+                true
+            },
+            None,
+            &budget,
+        );
+        assert_eq!(report.codes, [DecResult::MaximumExtractTimeExceeded]);
+        // The container itself was handed on; no child was extracted after the deadline.
+        assert_eq!(names, ["in.zip"]);
+        assert_eq!(report.bytes_extracted, 0);
+    }
+
+    #[test]
+    fn a_sink_that_stops_ends_the_walk() {
+        let input = zip_of_two_files();
+        let mut seen = 0;
+        let report =
+            Decomposer::default().decompose_bytes("in.zip", &input, &mut |_: &Part<'_>| {
+                seen += 1;
+                seen < 2
+            });
+        assert!(report.stopped_by_sink);
+        assert_eq!(seen, 2);
+        assert_eq!(report.parts, 2);
+        assert_eq!(report.files_extracted, 1);
     }
 }
