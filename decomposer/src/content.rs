@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 
 /// Something formats can read and seek in. Implemented for every `Read + Seek`.
 pub(crate) trait ReadSeek: Read + Seek {}
@@ -43,17 +44,17 @@ impl Content<'_> {
         }
     }
 
-    /// A reader positioned at the first byte. Each call gets its own position.
+    /// A reader positioned at the first byte. Each reader has its own position (files are read with
+    /// positional reads), so several readers of one content never disturb each other.
     pub(crate) fn reader(&self) -> io::Result<ContentReader<'_>> {
         Ok(match self {
             Content::Borrowed(bytes) => ContentReader::Memory(Cursor::new(bytes)),
             Content::Memory(bytes) => ContentReader::Memory(Cursor::new(bytes)),
-            Content::File { file, .. } => {
-                // `try_clone` shares the file offset, so the reader seeks explicitly before every use.
-                let mut clone = file.try_clone()?;
-                clone.seek(SeekFrom::Start(0))?;
-                ContentReader::File(clone)
-            }
+            Content::File { file, len } => ContentReader::File(FileReader {
+                file,
+                position: 0,
+                len: *len,
+            }),
         })
     }
 
@@ -77,13 +78,45 @@ impl Content<'_> {
     }
 }
 
-/// A reader over [`Content`]: a cursor on RAM or a handle on the temporary file.
+/// A reader over a part's bytes, wherever they are held. `Read + Seek`.
 #[derive(Debug)]
 pub enum ContentReader<'a> {
     /// Bytes in RAM.
     Memory(Cursor<&'a [u8]>),
-    /// A temporary file.
-    File(File),
+    /// A file (the input file, or a temporary file holding a spilled child).
+    File(FileReader<'a>),
+}
+
+/// Positional reads over the first `len` bytes of a file, with a position of its own.
+#[derive(Debug)]
+pub struct FileReader<'a> {
+    file: &'a File,
+    position: u64,
+    len: u64,
+}
+
+impl Read for FileReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.len.saturating_sub(self.position);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.file.read_at(&mut buf[..want], self.position)?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for FileReader<'_> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let target = match pos {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::End(delta) => self.len.checked_add_signed(delta),
+            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        };
+        let target = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        self.position = target;
+        Ok(target)
+    }
 }
 
 impl Read for ContentReader<'_> {
@@ -164,6 +197,25 @@ mod tests {
         content.reader().unwrap().read_to_end(&mut all).unwrap();
         assert_eq!(all, b"0123456789abcdef");
         assert_eq!(content.read_at(14, 10).unwrap(), b"ef");
+    }
+
+    #[test]
+    fn readers_of_a_spilled_file_keep_their_own_positions() {
+        let mut spool = Spool::new(0);
+        spool.write(b"abcdefgh").unwrap();
+        let content = spool.finish();
+        let mut first = content.reader().unwrap();
+        let mut second = content.reader().unwrap();
+        let mut a = [0; 3];
+        let mut b = [0; 5];
+        first.read_exact(&mut a).unwrap();
+        second.read_exact(&mut b).unwrap();
+        first.read_exact(&mut a).unwrap();
+        assert_eq!((&a, &b), (b"def", b"abcde"));
+        assert_eq!(second.seek(SeekFrom::End(-1)).unwrap(), 7);
+        let mut rest = Vec::new();
+        second.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"h");
     }
 
     #[test]

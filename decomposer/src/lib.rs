@@ -83,7 +83,7 @@ mod part;
 mod walk;
 
 pub use codes::{AvsResult, DecResult, GenResult, LicResult, ResultCode, UnknownCode};
-pub use content::ContentReader;
+pub use content::{ContentReader, FileReader};
 pub use detect::FileType;
 pub use limits::{
     DEFAULT_CUMULATIVE_EXTRACT_SIZE, Limits, LimitsBuilder, LimitsError,
