@@ -70,9 +70,8 @@ pub(crate) fn locate(source: &mut dyn ReadSeek, len: u64) -> Option<Directory> {
         .read_to_end(&mut tail)
         .ok()?;
     // The last end record whose comment fits in what follows it.
-    let position = (0..tail.len().saturating_sub(21)).rev().find(|&i| {
-        tail[i..].starts_with(&END_RECORD)
-            && i + 22 + usize::from(u16_at(&tail, i + 20).unwrap_or(u16::MAX)) <= tail.len()
+    let position = memchr::memmem::rfind_iter(&tail, &END_RECORD).find(|&i| {
+        u16_at(&tail, i + 20).is_some_and(|comment| i + 22 + usize::from(comment) <= tail.len())
     })?;
     let record = &tail[position..];
     let end_at = tail_start + position as u64;
