@@ -7,3 +7,6 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+# Peak RSS of the bombs under default limits (64 MiB budget).
+./scripts/bomb-rss.sh
