@@ -21,7 +21,7 @@ pub const GENERATOR: u32 = 1;
 /// The size of the uncompressed content when `BENCH_MB` is not set, in MB (10^6 bytes).
 pub const DEFAULT_MB: u64 = 100;
 /// The seed of every input.
-pub const SEED: u64 = 0x5eed_0f_dec0_4b05;
+pub const SEED: u64 = 0x005e_ed0f_dec0_4b05;
 
 /// The content size in MB: `BENCH_MB` if set (a positive integer), else [`DEFAULT_MB`].
 ///
@@ -124,7 +124,7 @@ pub fn members(total: u64, seed: u64) -> Vec<Member> {
     if let Some(last) = sizes.last_mut() {
         *last += total - assigned;
     }
-    let vocabulary = vocabulary(&mut XorShift::new(seed ^ 0x766f_6361_62));
+    let vocabulary = vocabulary(&mut XorShift::new(seed ^ 0x0076_6f63_6162));
     sizes
         .iter()
         .enumerate()
@@ -382,7 +382,7 @@ fn executable_file(rng: &mut XorShift, words: &[String], size: usize) -> Vec<u8>
                             out.extend_from_slice(&(rng.skewed(1 << 12) as u32 * 16).to_le_bytes())
                         }
                         1 => {}
-                        _ => out.push(rng.skewed(64) as u8 * 8),
+                        _ => out.push((rng.skewed(64) as u8).wrapping_mul(8)),
                     }
                 }
             }

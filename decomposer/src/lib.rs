@@ -63,10 +63,11 @@
 //! - Write anything but unnamed temporary files, or modify its input.
 //! - Fail on bad input: damaged containers become codes in the [`Report`] and the walk goes on with what can
 //!   still be read. `Err` is only for the caller's environment (an input file that cannot be read).
-//! - Panic, on any input (`unsafe` is forbidden in this crate; the fuzz targets check the rest).
+//! - Panic, on any input (the fuzz targets hold it to that). `unsafe` is denied in this crate but for one
+//!   module, `inflate`, the libdeflate call that measured 1.6 times faster than streaming.
 //! - Decrypt: encrypted entries are reported, not opened.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -78,6 +79,7 @@ pub mod codes;
 mod content;
 mod detect;
 mod formats;
+mod inflate;
 mod limits;
 mod part;
 mod walk;

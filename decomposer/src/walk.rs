@@ -340,6 +340,7 @@ impl Walk<'_> {
         formats::open(
             file_type,
             &mut source,
+            content.as_slice(),
             content.len(),
             &parent_name,
             &mut children,
@@ -400,16 +401,70 @@ impl Walk<'_> {
                 break;
             }
         }
-        let content = spool.finish();
-        let stop_after = self.stop;
-        // A child cut by a walk-wide limit is still matched, but not opened: that would extract more.
-        self.node(&content, depth, !complete, None);
-        self.stop |= stop_after;
-        self.path.pop();
+        self.walk_child(&spool.finish(), depth, complete);
         Extracted {
             complete,
             bytes: len,
         }
+    }
+
+    /// Hands on a child a format decoded into memory, through the same Budget checks as a streamed one.
+    fn child_bytes(&mut self, name: &str, mut bytes: Vec<u8>, depth: u32) -> Extracted {
+        if self.stop {
+            return Extracted {
+                complete: false,
+                bytes: 0,
+            };
+        }
+        if let Err(code) = self
+            .budget
+            .admit_file()
+            .and_then(|()| self.budget.check_deadline())
+        {
+            self.record(code);
+            self.stop = true;
+            return Extracted {
+                complete: false,
+                bytes: 0,
+            };
+        }
+        self.path.push(truncate_name(name));
+        let grant = self.budget.grant(0, bytes.len());
+        bytes.truncate(grant.bytes);
+        if let Some(code) = grant.cut_by {
+            self.record(code);
+            self.stop |= code != DecResult::MaximumExtractSizeExceeded;
+        }
+        let complete = grant.cut_by.is_none();
+        let len = bytes.len() as u64;
+        self.walk_child(&Content::Memory(bytes), depth, complete);
+        Extracted {
+            complete,
+            bytes: len,
+        }
+    }
+
+    /// Walks an extracted child, then leaves its place in the path. The child's name is already pushed.
+    fn walk_child(&mut self, content: &Content<'_>, depth: u32, complete: bool) {
+        let stop_after = self.stop;
+        // A child cut by a walk-wide limit is still matched, but not opened: that would extract more.
+        self.node(content, depth, !complete, None);
+        self.stop |= stop_after;
+        self.path.pop();
+    }
+
+    /// See [`Children::whole_buffer_limit`].
+    fn whole_buffer_limit(&self) -> u64 {
+        if self.stop {
+            return 0;
+        }
+        let limits = self.budget.limits();
+        let cumulative_left = limits
+            .max_cumulative_extract_size()
+            .saturating_sub(self.budget.bytes_extracted());
+        self.spill_threshold
+            .min(limits.max_extract_size())
+            .min(cumulative_left)
     }
 }
 
@@ -430,6 +485,14 @@ struct ChildWalk<'a, 'w> {
 impl Children for ChildWalk<'_, '_> {
     fn child(&mut self, name: &str, data: &mut dyn Read) -> Extracted {
         self.walk.child(name, data, self.depth)
+    }
+
+    fn child_bytes(&mut self, name: &str, bytes: Vec<u8>) -> Extracted {
+        self.walk.child_bytes(name, bytes, self.depth)
+    }
+
+    fn whole_buffer_limit(&self) -> u64 {
+        self.walk.whole_buffer_limit()
     }
 
     fn problem(&mut self, code: DecResult) {

@@ -6,6 +6,10 @@
 //! the walk) with everything decoded before the fault kept; bytes after the last member that do not start
 //! another member are `DEC_RESULT_MALFORMED_CONTAINER_DETECTED` (they are still matched as part of the
 //! container's raw bytes).
+//!
+//! A single-member gzip whose ISIZE fits the walk's whole-buffer limit is inflated in one call by libdeflate
+//! (see `crate::inflate`); the member must then end exactly at the end of the input with a matching CRC and
+//! size, or the streaming path runs instead.
 
 use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
@@ -13,14 +17,34 @@ use std::rc::Rc;
 
 use flate2::bufread::GzDecoder;
 
-use super::{Children, stream_child_name};
+use super::{Children, stream_child_name, whole_input};
 use crate::codes::DecResult;
 use crate::content::ReadSeek;
 
 /// The longest FNAME kept as the child's name.
 const MAX_NAME: usize = 1024;
 
-pub(crate) fn decompose(source: &mut dyn ReadSeek, parent_name: &str, children: &mut dyn Children) {
+pub(crate) fn decompose(
+    source: &mut dyn ReadSeek,
+    slice: Option<&[u8]>,
+    len: u64,
+    parent_name: &str,
+    children: &mut dyn Children,
+) {
+    let limit = children.whole_buffer_limit();
+    if let Some(input) = whole_input(source, slice, (0, len), limit)
+        && let Some(output) = single_member(&input, limit)
+    {
+        let name = member_file_name(&input).unwrap_or_else(|| {
+            stream_child_name(parent_name, &[(".tgz", ".tar"), (".gz", ""), (".z", "")])
+        });
+        children.child_bytes(&name, output);
+        return;
+    }
+    if source.seek(std::io::SeekFrom::Start(0)).is_err() {
+        children.problem(DecResult::ContainerAccessFailed);
+        return;
+    }
     let mut input = BufReader::with_capacity(64 * 1024, source);
     let name = match input.fill_buf() {
         Ok(head) => member_file_name(head),
@@ -38,6 +62,48 @@ pub(crate) fn decompose(source: &mut dyn ReadSeek, parent_name: &str, children: 
     if extracted.complete && trailing_garbage.get() {
         children.problem(DecResult::MalformedContainerDetected);
     }
+}
+
+/// The output of `input` when it is exactly one gzip member whose declared size is at most `limit`.
+fn single_member(input: &[u8], limit: u64) -> Option<Vec<u8>> {
+    let declared = u32::from_le_bytes(input.get(input.len().checked_sub(4)?..)?.try_into().ok()?);
+    if u64::from(declared) > limit {
+        return None;
+    }
+    let body = header_len(input)?;
+    let mut output = vec![0; usize::try_from(declared).ok()?];
+    let inflated = crate::inflate::inflate(input.get(body..)?, &mut output)?;
+    let trailer = input.get(body + inflated.input..)?;
+    let whole = trailer.len() == 8
+        && inflated.output == output.len()
+        && trailer[..4] == crc32fast::hash(&output).to_le_bytes()
+        && trailer[4..] == declared.to_le_bytes();
+    whole.then_some(output)
+}
+
+/// The length of a gzip member header (RFC 1952 2.3), if it is whole within `input`.
+fn header_len(input: &[u8]) -> Option<usize> {
+    const FHCRC: u8 = 2;
+    const FEXTRA: u8 = 4;
+    const FNAME: u8 = 8;
+    const FCOMMENT: u8 = 16;
+    if !input.starts_with(&[0x1f, 0x8b, 0x08]) {
+        return None;
+    }
+    let flags = *input.get(3)?;
+    let mut at = 10;
+    if flags & FEXTRA != 0 {
+        at += 2 + usize::from(u16::from_le_bytes([*input.get(10)?, *input.get(11)?]));
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            at += memchr::memchr(0, input.get(at..)?)? + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        at += 2;
+    }
+    (at <= input.len()).then_some(at)
 }
 
 /// The FNAME field of a gzip member header, if the header is whole within `head` and has one.
@@ -112,6 +178,30 @@ fn is_zero_padding(input: &mut dyn BufRead) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn single_member_whole_buffer_needs_an_exact_member() {
+        let gz = |data: &[u8]| {
+            let mut encoder = flate2::GzBuilder::new()
+                .filename("x")
+                .comment("c")
+                .write(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut encoder, data).unwrap();
+            encoder.finish().unwrap()
+        };
+        let one = gz(b"first member");
+        assert_eq!(
+            single_member(&one, 1000).as_deref(),
+            Some(&b"first member"[..])
+        );
+        // Over the limit, two members (even with equal size and CRC), trailing bytes: not taken.
+        assert_eq!(single_member(&one, 5), None);
+        assert_eq!(
+            single_member(&[one.clone(), one.clone()].concat(), 1000),
+            None
+        );
+        assert_eq!(single_member(&[one.clone(), vec![0]].concat(), 1000), None);
+    }
 
     #[test]
     fn file_name_from_header() {

@@ -25,6 +25,12 @@ pub(crate) mod zip;
 pub(crate) trait Children {
     /// Extracts one child from `data` through the Budget and walks it before returning.
     fn child(&mut self, name: &str, data: &mut dyn Read) -> Extracted;
+    /// Hands on a child that the format already decoded into memory (a whole-buffer inflate); the Budget
+    /// counts it like any other child.
+    fn child_bytes(&mut self, name: &str, bytes: Vec<u8>) -> Extracted;
+    /// The largest output a format may decode into one buffer for [`Children::child_bytes`]: what the
+    /// limits still allow for one child, and no more than the walk would hold in RAM.
+    fn whole_buffer_limit(&self) -> u64;
     /// Reports a problem of the container being opened.
     fn problem(&mut self, code: DecResult);
     /// Whether the walk has stopped (a walk-wide limit, or the sink): formats return as soon as it has.
@@ -40,18 +46,19 @@ pub(crate) struct Extracted {
     pub(crate) bytes: u64,
 }
 
-/// Opens a container of type `file_type`.
+/// Opens a container of type `file_type`. `slice` is the container's bytes when they are in RAM.
 pub(crate) fn open(
     file_type: FileType,
     source: &mut dyn ReadSeek,
+    slice: Option<&[u8]>,
     len: u64,
     parent_name: &str,
     children: &mut dyn Children,
 ) {
     match file_type {
-        FileType::Zip => zip::decompose(source, len, children),
+        FileType::Zip => zip::decompose(source, slice, len, children),
         FileType::Tar => tar::decompose(source, len, children),
-        FileType::Gzip => gzip::decompose(source, parent_name, children),
+        FileType::Gzip => gzip::decompose(source, slice, len, parent_name, children),
         FileType::Bzip2 => bzip2::decompose(source, parent_name, children),
         FileType::Xz => xz::decompose(source, parent_name, children),
         _ => {}
@@ -70,6 +77,30 @@ pub(crate) fn stream_child_name(parent_name: &str, suffixes: &[(&str, &str)]) ->
         }
     }
     "#1".to_owned()
+}
+
+/// The whole of a container's bytes for a whole-buffer decoder: `slice` when they are in RAM, else read from
+/// `source` when there are at most `limit` of them.
+pub(crate) fn whole_input<'a>(
+    source: &mut dyn ReadSeek,
+    slice: Option<&'a [u8]>,
+    range: (u64, u64),
+    limit: u64,
+) -> Option<std::borrow::Cow<'a, [u8]>> {
+    let (start, end) = range;
+    if let Some(bytes) = slice {
+        return bytes
+            .get(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
+            .map(std::borrow::Cow::Borrowed);
+    }
+    let len = end.checked_sub(start)?;
+    if len > limit {
+        return None;
+    }
+    source.seek(std::io::SeekFrom::Start(start)).ok()?;
+    let mut buffer = vec![0; usize::try_from(len).ok()?];
+    source.read_exact(&mut buffer).ok()?;
+    Some(std::borrow::Cow::Owned(buffer))
 }
 
 /// Reads as many bytes as `buf` holds, fewer only at the end of `reader`.

@@ -150,8 +150,13 @@ impl Entry {
     }
 }
 
-pub(crate) fn decompose(source: &mut dyn ReadSeek, len: u64, children: &mut dyn Children) {
-    if let Err(error) = decompose_inner(source, len, children) {
+pub(crate) fn decompose(
+    source: &mut dyn ReadSeek,
+    slice: Option<&[u8]>,
+    len: u64,
+    children: &mut dyn Children,
+) {
+    if let Err(error) = decompose_inner(source, slice, len, children) {
         tracing::debug!(%error, "zip container read failed");
         children.problem(DecResult::ContainerAccessFailed);
     }
@@ -159,6 +164,7 @@ pub(crate) fn decompose(source: &mut dyn ReadSeek, len: u64, children: &mut dyn 
 
 fn decompose_inner(
     source: &mut dyn ReadSeek,
+    slice: Option<&[u8]>,
     len: u64,
     children: &mut dyn Children,
 ) -> io::Result<()> {
@@ -201,7 +207,7 @@ fn decompose_inner(
         if overlapping[index] || entry.is_directory() {
             continue;
         }
-        extract(source, entry, index, children)?;
+        extract(source, slice, entry, index, children)?;
     }
     Ok(())
 }
@@ -499,6 +505,7 @@ fn overlapping_entries(entries: &[Entry]) -> Vec<bool> {
 
 fn extract(
     source: &mut dyn ReadSeek,
+    slice: Option<&[u8]>,
     entry: &Entry,
     index: usize,
     children: &mut dyn Children,
@@ -521,6 +528,19 @@ fn extract(
     } else {
         entry.name.clone()
     };
+    if entry.method == 8
+        && let Some(output) = inflate_whole(source, slice, entry, children.whole_buffer_limit())
+    {
+        let crc_matches = crc32fast::hash(&output) == entry.crc;
+        let extracted = children.child_bytes(&name, output);
+        if extracted.complete
+            && !crc_matches
+            && !(entry.hidden && entry.flags & FLAG_DATA_DESCRIPTOR != 0)
+        {
+            children.problem(DecResult::MalformedContainerDetected);
+        }
+        return Ok(());
+    }
     source.seek(SeekFrom::Start(start))?;
     let raw = BufReader::with_capacity(64 * 1024, Read::take(&mut *source, end - start));
     let mut decoder: Box<dyn Read + '_> = match entry.method {
@@ -573,6 +593,23 @@ fn extract(
         }
     }
     Ok(())
+}
+
+/// A deflate entry inflated in one call, when its declared size fits `limit` and it produces exactly that
+/// many bytes; `None` sends the entry down the streaming path, which handles every other case.
+fn inflate_whole(
+    source: &mut dyn ReadSeek,
+    slice: Option<&[u8]>,
+    entry: &Entry,
+    limit: u64,
+) -> Option<Vec<u8>> {
+    if entry.uncompressed_size > limit {
+        return None;
+    }
+    let input = super::whole_input(source, slice, entry.data?, limit.saturating_add(64 * 1024))?;
+    let mut output = vec![0; usize::try_from(entry.uncompressed_size).ok()?];
+    let inflated = crate::inflate::inflate(&input, &mut output)?;
+    (inflated.output == output.len()).then_some(output)
 }
 
 /// The zip LZMA layout: 2 bytes of version, 2 bytes of property length (5), the properties, then raw LZMA1

@@ -26,6 +26,10 @@ enum Command {
         paths: Vec<PathBuf>,
         #[command(flatten)]
         limits: LimitArgs,
+        /// CSAPI prefer_mem: hold every extracted child in RAM (up to max_extract_size each) instead of
+        /// spilling children over 8 MiB to unnamed temporary files.
+        #[arg(long)]
+        prefer_mem: bool,
     },
 }
 
@@ -64,7 +68,11 @@ impl LimitArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Decompose { paths, limits } => {
+        Command::Decompose {
+            paths,
+            limits,
+            prefer_mem,
+        } => {
             let limits = match limits.limits() {
                 Ok(limits) => limits,
                 Err(error) => {
@@ -72,7 +80,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let decomposer = Decomposer::new(limits);
+            let decomposer = Decomposer::builder()
+                .limits(limits)
+                .prefer_mem(prefer_mem)
+                .build();
             let mut status = ExitCode::SUCCESS;
             for path in paths {
                 let mut print = |part: &Part<'_>| {
