@@ -26,10 +26,7 @@ fn decomposer() -> Decomposer {
         .max_file_count(0)
         .build()
         .expect("the benchmark limits are in range");
-    Decomposer::builder()
-        .limits(limits)
-        .prefer_mem(true)
-        .build()
+    Decomposer::builder().limits(limits).prefer_mem(true).build()
 }
 
 /// Walks `bytes`; the sink reads one byte per 4 KiB of every part so that the bytes are really there.
@@ -37,10 +34,7 @@ fn walk(decomposer: &Decomposer, name: &str, bytes: &[u8]) -> (decomposer::Repor
     let mut touched = 0u64;
     let mut sink = |part: &Part<'_>| {
         if let Some(bytes) = part.bytes() {
-            touched = bytes
-                .iter()
-                .step_by(4096)
-                .fold(touched, |sum, &b| sum.wrapping_add(u64::from(b)));
+            touched = bytes.iter().step_by(4096).fold(touched, |sum, &b| sum.wrapping_add(u64::from(b)));
         }
         true
     };
@@ -60,11 +54,7 @@ fn decompose(c: &mut Criterion) {
         let (report, _) = walk(&decomposer, &name, &bytes);
         assert!(report.codes.is_empty(), "{name}: {:?}", report.problems);
         assert_eq!(report.bytes_extracted, format.all_levels_bytes, "{name}");
-        assert_eq!(
-            report.files_extracted,
-            inputs.members + u64::from(format.name != "zip"),
-            "{name}"
-        );
+        assert_eq!(report.files_extracted, inputs.members + u64::from(format.name != "zip"), "{name}");
 
         let mut group = c.benchmark_group(format!("decompose/{}", format.name));
         group

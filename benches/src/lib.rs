@@ -40,17 +40,9 @@ pub fn bench_mb() -> u64 {
 /// The cache directory for `mb`: `<target>/bench-inputs/v<GENERATOR>-<mb>mb`, where `<target>` is
 /// `CARGO_TARGET_DIR` if set, else the workspace's `target/`.
 pub fn default_dir(mb: u64) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        },
-        PathBuf::from,
-    );
-    target
-        .join("bench-inputs")
-        .join(format!("v{GENERATOR}-{mb}mb"))
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"), PathBuf::from);
+    target.join("bench-inputs").join(format!("v{GENERATOR}-{mb}mb"))
 }
 
 /// xorshift64* (Vigna): small, fast and good enough to make data look varied.
@@ -116,10 +108,8 @@ pub fn members(total: u64, seed: u64) -> Vec<Member> {
     let mut rng = XorShift::new(seed);
     let weights: Vec<u64> = (0..count).map(|_| 250 + rng.below(1500)).collect();
     let sum: u64 = weights.iter().sum();
-    let mut sizes: Vec<u64> = weights
-        .iter()
-        .map(|w| (u128::from(total) * u128::from(*w) / u128::from(sum)) as u64)
-        .collect();
+    let mut sizes: Vec<u64> =
+        weights.iter().map(|w| (u128::from(total) * u128::from(*w) / u128::from(sum)) as u64).collect();
     let assigned: u64 = sizes.iter().sum();
     if let Some(last) = sizes.last_mut() {
         *last += total - assigned;
@@ -139,10 +129,7 @@ pub fn members(total: u64, seed: u64) -> Vec<Member> {
                 60..80 => ("records", "bin", record_file(&mut rng, size)),
                 _ => ("bin", "exe", executable_file(&mut rng, &vocabulary, size)),
             };
-            Member {
-                name: format!("data/{dir}/{dir}-{index:04}.{ext}"),
-                data,
-            }
+            Member { name: format!("data/{dir}/{dir}-{index:04}.{ext}"), data }
         })
         .collect()
 }
@@ -150,15 +137,13 @@ pub fn members(total: u64, seed: u64) -> Vec<Member> {
 /// 600 made-up words of one to four syllables, a few of them frequent.
 fn vocabulary(rng: &mut XorShift) -> Vec<String> {
     const SYLLABLES: &[&str] = &[
-        "ka", "lo", "mi", "ne", "ra", "to", "su", "vi", "en", "al", "or", "ti", "de", "ser", "con",
-        "pro", "ver", "ing", "tion", "ment", "ba", "co", "di", "fa", "ge", "ha", "ju", "le", "mo",
-        "nu", "pe", "qui", "re", "sa", "te", "un", "va", "we", "xe", "yo", "za", "th", "st", "er",
-        "an", "ch", "sh", "ble",
+        "ka", "lo", "mi", "ne", "ra", "to", "su", "vi", "en", "al", "or", "ti", "de", "ser", "con", "pro", "ver",
+        "ing", "tion", "ment", "ba", "co", "di", "fa", "ge", "ha", "ju", "le", "mo", "nu", "pe", "qui", "re", "sa",
+        "te", "un", "va", "we", "xe", "yo", "za", "th", "st", "er", "an", "ch", "sh", "ble",
     ];
     let mut words: Vec<String> = [
-        "the", "of", "and", "to", "in", "is", "for", "on", "with", "request", "user", "error",
-        "cache", "file", "session", "server", "client", "update", "value", "status", "message",
-        "queue", "retry",
+        "the", "of", "and", "to", "in", "is", "for", "on", "with", "request", "user", "error", "cache", "file",
+        "session", "server", "client", "update", "value", "status", "message", "queue", "retry",
     ]
     .iter()
     .map(|w| (*w).to_owned())
@@ -200,9 +185,7 @@ fn fill_lines(size: usize, mut line: impl FnMut(&mut String)) -> Vec<u8> {
 /// Application log lines: increasing timestamps, a few levels and components, messages from a few dozen
 /// templates (as real logs repeat themselves) with request ids, counts and durations.
 fn log_file(rng: &mut XorShift, words: &[String], size: usize) -> Vec<u8> {
-    const LEVELS: &[&str] = &[
-        "INFO ", "INFO ", "INFO ", "DEBUG", "DEBUG", "WARN ", "ERROR",
-    ];
+    const LEVELS: &[&str] = &["INFO ", "INFO ", "INFO ", "DEBUG", "DEBUG", "WARN ", "ERROR"];
     const COMPONENTS: &[&str] = &[
         "http.server",
         "storage.cache",
@@ -253,9 +236,7 @@ fn log_file(rng: &mut XorShift, words: &[String], size: usize) -> Vec<u8> {
 
 /// A CSV table: a header, then rows of ids, names, categories, amounts and dates.
 fn csv_file(rng: &mut XorShift, words: &[String], size: usize) -> Vec<u8> {
-    const CITIES: &[&str] = &[
-        "Berlin", "Lyon", "Osaka", "Porto", "Denver", "Quito", "Accra", "Turku", "Perth", "Cork",
-    ];
+    const CITIES: &[&str] = &["Berlin", "Lyon", "Osaka", "Porto", "Denver", "Quito", "Accra", "Turku", "Perth", "Cork"];
     let mut id = rng.below(1_000_000);
     let mut header = true;
     fill_lines(size, |out| {
@@ -318,13 +299,8 @@ fn prose_file(rng: &mut XorShift, words: &[String], size: usize) -> Vec<u8> {
 /// Fixed 64-byte records: magic, sequence, timestamps, small ids, a measurement, a tag, a checksum-like
 /// random field and zero padding.
 fn record_file(rng: &mut XorShift, size: usize) -> Vec<u8> {
-    const TAGS: &[&[u8]] = &[
-        b"temperature\0",
-        b"pressure\0\0\0\0",
-        b"humidity\0\0\0\0",
-        b"voltage\0\0\0\0\0",
-        b"flow\0\0\0\0\0\0\0\0",
-    ];
+    const TAGS: &[&[u8]] =
+        &[b"temperature\0", b"pressure\0\0\0\0", b"humidity\0\0\0\0", b"voltage\0\0\0\0\0", b"flow\0\0\0\0\0\0\0\0"];
     let mut out = Vec::with_capacity(size + 64);
     out.extend_from_slice(b"RECS\x01\x00\x00\x00");
     let mut seq = 0u32;
@@ -378,9 +354,7 @@ fn executable_file(rng: &mut XorShift, words: &[String], size: usize) -> Vec<u8>
                     let op = OPCODES[rng.skewed(OPCODES.len() as u64) as usize];
                     out.extend_from_slice(op);
                     match op.len() {
-                        1 if op[0] == 0xe8 => {
-                            out.extend_from_slice(&(rng.skewed(1 << 12) as u32 * 16).to_le_bytes())
-                        }
+                        1 if op[0] == 0xe8 => out.extend_from_slice(&(rng.skewed(1 << 12) as u32 * 16).to_le_bytes()),
                         1 => {}
                         _ => out.push((rng.skewed(64) as u8).wrapping_mul(8)),
                     }
@@ -388,9 +362,7 @@ fn executable_file(rng: &mut XorShift, words: &[String], size: usize) -> Vec<u8>
             }
             14..19 => {
                 for _ in 0..64 {
-                    out.extend_from_slice(
-                        words[rng.skewed(words.len() as u64) as usize].as_bytes(),
-                    );
+                    out.extend_from_slice(words[rng.skewed(words.len() as u64) as usize].as_bytes());
                     out.push(if rng.chance(30) { b'_' } else { 0 });
                 }
             }
@@ -454,11 +426,7 @@ pub struct Inputs {
     pub formats: Vec<Format>,
 }
 
-const FILES: [(&str, &str); 3] = [
-    ("tar.gz", "data.tar.gz"),
-    ("zip", "data.zip"),
-    ("tar.xz", "data.tar.xz"),
-];
+const FILES: [(&str, &str); 3] = [("tar.gz", "data.tar.gz"), ("zip", "data.zip"), ("tar.xz", "data.tar.xz")];
 
 /// The inputs of `mb` MB of content in `dir`, reused when `dir/manifest.txt` matches this generator and
 /// size and the files have the recorded sizes, else generated (which takes about a minute per 100 MB, most
@@ -480,17 +448,14 @@ fn generate(dir: &Path, mb: u64) -> io::Result<Inputs> {
     let members = members(content_bytes, SEED);
     let tar = tar(&members)?;
 
-    let write =
-        |file: &str, fill: &dyn Fn(&mut BufWriter<File>) -> io::Result<()>| -> io::Result<u64> {
-            let tmp = dir.join(format!("{file}.tmp"));
-            let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-            fill(&mut out)?;
-            out.into_inner()
-                .map_err(io::IntoInnerError::into_error)?
-                .sync_all()?;
-            fs::rename(&tmp, dir.join(file))?;
-            Ok(fs::metadata(dir.join(file))?.len())
-        };
+    let write = |file: &str, fill: &dyn Fn(&mut BufWriter<File>) -> io::Result<()>| -> io::Result<u64> {
+        let tmp = dir.join(format!("{file}.tmp"));
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        fill(&mut out)?;
+        out.into_inner().map_err(io::IntoInnerError::into_error)?.sync_all()?;
+        fs::rename(&tmp, dir.join(file))?;
+        Ok(fs::metadata(dir.join(file))?.len())
+    };
     write("data.tar.gz", &|out| {
         let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::new(6));
         gz.write_all(&tar)?;
@@ -507,22 +472,18 @@ fn generate(dir: &Path, mb: u64) -> io::Result<Inputs> {
     let tmp = dir.join("data.zip.tmp");
     {
         let mut zip = zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, File::create(&tmp)?));
-        let time =
-            zip::DateTime::from_date_and_time(2026, 3, 9, 12, 0, 0).map_err(io::Error::other)?;
+        let time = zip::DateTime::from_date_and_time(2026, 3, 9, 12, 0, 0).map_err(io::Error::other)?;
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .compression_level(Some(6))
             .last_modified_time(time)
             .unix_permissions(0o644);
         for member in &members {
-            zip.start_file(&member.name, options)
-                .map_err(io::Error::other)?;
+            zip.start_file(&member.name, options).map_err(io::Error::other)?;
             zip.write_all(&member.data)?;
         }
         let out = zip.finish().map_err(io::Error::other)?;
-        out.into_inner()
-            .map_err(io::IntoInnerError::into_error)?
-            .sync_all()?;
+        out.into_inner().map_err(io::IntoInnerError::into_error)?.sync_all()?;
     }
     fs::rename(&tmp, dir.join("data.zip"))?;
 
@@ -532,25 +493,16 @@ fn generate(dir: &Path, mb: u64) -> io::Result<Inputs> {
         tar.len()
     );
     for (name, file) in FILES {
-        let _ = writeln!(
-            manifest,
-            "{name} {file} {}",
-            fs::metadata(dir.join(file))?.len()
-        );
+        let _ = writeln!(manifest, "{name} {file} {}", fs::metadata(dir.join(file))?.len());
     }
     fs::write(dir.join("manifest.txt.tmp"), manifest)?;
     fs::rename(dir.join("manifest.txt.tmp"), dir.join("manifest.txt"))?;
-    read_manifest(dir, mb)
-        .ok_or_else(|| io::Error::other("the manifest just written does not read back"))
+    read_manifest(dir, mb).ok_or_else(|| io::Error::other("the manifest just written does not read back"))
 }
 
 fn read_manifest(dir: &Path, mb: u64) -> Option<Inputs> {
     let text = fs::read_to_string(dir.join("manifest.txt")).ok()?;
-    let field = |key: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(key)?.strip_prefix(' '))
-            .map(str::trim)
-    };
+    let field = |key: &str| text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')).map(str::trim);
     let number = |key: &str| field(key)?.parse::<u64>().ok();
     if number("generator")? != u64::from(GENERATOR) || number("mb")? != mb {
         return None;
@@ -565,26 +517,11 @@ fn read_manifest(dir: &Path, mb: u64) -> Option<Inputs> {
         if recorded_file != file || fs::metadata(&path).ok()?.len() != size {
             return None;
         }
-        let (output_bytes, all_levels_bytes) = if name == "zip" {
-            (content_bytes, content_bytes)
-        } else {
-            (tar_bytes, tar_bytes + content_bytes)
-        };
-        formats.push(Format {
-            name,
-            path,
-            compressed_bytes: size,
-            output_bytes,
-            all_levels_bytes,
-        });
+        let (output_bytes, all_levels_bytes) =
+            if name == "zip" { (content_bytes, content_bytes) } else { (tar_bytes, tar_bytes + content_bytes) };
+        formats.push(Format { name, path, compressed_bytes: size, output_bytes, all_levels_bytes });
     }
-    Some(Inputs {
-        dir: dir.to_path_buf(),
-        members: number("members")?,
-        content_bytes,
-        tar_bytes,
-        formats,
-    })
+    Some(Inputs { dir: dir.to_path_buf(), members: number("members")?, content_bytes, tar_bytes, formats })
 }
 
 #[cfg(test)]
@@ -596,15 +533,8 @@ mod tests {
         let a = members(3_000_000, SEED);
         let b = members(3_000_000, SEED);
         assert_eq!(a.len(), 100);
-        assert_eq!(
-            a.iter().map(|m| m.data.len() as u64).sum::<u64>(),
-            3_000_000
-        );
-        assert!(
-            a.iter()
-                .zip(&b)
-                .all(|(x, y)| x.name == y.name && x.data == y.data)
-        );
+        assert_eq!(a.iter().map(|m| m.data.len() as u64).sum::<u64>(), 3_000_000);
+        assert!(a.iter().zip(&b).all(|(x, y)| x.name == y.name && x.data == y.data));
         assert!(members(200_000_000, SEED).len() <= 300);
     }
 

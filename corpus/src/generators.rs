@@ -67,11 +67,7 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             Entry::compressed("xz.txt", 95, xz(&doc), &doc),
         ])
         .build(),
-        "zip64" => ZipBuilder {
-            zip64: true,
-            ..ZipBuilder::new(vec![Entry::deflated("big.txt", &doc)])
-        }
-        .build(),
+        "zip64" => ZipBuilder { zip64: true, ..ZipBuilder::new(vec![Entry::deflated("big.txt", &doc)]) }.build(),
         "zip-sfx" => ZipBuilder {
             prefix: [&b"MZ\x90\x00"[..], &text(3, 2000)].concat(),
             ..ZipBuilder::new(vec![Entry::deflated("payload.txt", &doc)])
@@ -81,18 +77,12 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             disk: 1,
             ..ZipBuilder::new(vec![
                 Entry::deflated("here.txt", &doc),
-                Entry {
-                    disk: 1,
-                    ..Entry::deflated("elsewhere.txt", &other)
-                },
+                Entry { disk: 1, ..Entry::deflated("elsewhere.txt", &other) },
             ])
         }
         .build(),
         "zip-encrypted-flag" => ZipBuilder::new(vec![
-            Entry {
-                flags: 1,
-                ..Entry::stored("secret.txt", &doc)
-            },
+            Entry { flags: 1, ..Entry::stored("secret.txt", &doc) },
             Entry::stored("plain.txt", &other),
         ])
         .build(),
@@ -104,10 +94,7 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
         // A local header and data the central directory does not list.
         "zip-hidden-entry" => ZipBuilder::new(vec![
             Entry::deflated("listed.txt", &doc),
-            Entry {
-                in_central: false,
-                ..Entry::deflated("hidden.txt", &other)
-            },
+            Entry { in_central: false, ..Entry::deflated("hidden.txt", &other) },
             Entry::stored("listed2.txt", b"tail"),
         ])
         .build(),
@@ -127,11 +114,8 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
         "zip-empty" => ZipBuilder::new(vec![]).build(),
         // Cut in the middle of the second entry's data: no central directory at all.
         "zip-truncated" => {
-            let zip = ZipBuilder::new(vec![
-                Entry::deflated("first.txt", &doc),
-                Entry::deflated("second.txt", &other),
-            ])
-            .build();
+            let zip = ZipBuilder::new(vec![Entry::deflated("first.txt", &doc), Entry::deflated("second.txt", &other)])
+                .build();
             let first_len = 30 + 9 + deflate_raw(&doc).len();
             zip[..first_len + 30 + 10 + 200].to_vec()
         }
@@ -144,33 +128,23 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             }
             ZipBuilder::new(vec![entry, Entry::stored("fine.txt", &doc)]).build()
         }
-        "zip-bad-crc" => ZipBuilder::new(vec![Entry {
-            crc: 0x1234_5678,
-            ..Entry::stored("bad-crc.txt", &doc)
-        }])
-        .build(),
+        "zip-bad-crc" => {
+            ZipBuilder::new(vec![Entry { crc: 0x1234_5678, ..Entry::stored("bad-crc.txt", &doc) }]).build()
+        }
         "tar-ustar" => {
             let mut builder = tar::Builder::new(Vec::new());
-            for (name, bytes) in [
-                ("a.txt", &doc[..]),
-                ("dir/b.txt", &other[..]),
-                ("empty", &b""[..]),
-            ] {
+            for (name, bytes) in [("a.txt", &doc[..]), ("dir/b.txt", &other[..]), ("empty", &b""[..])] {
                 let mut header = tar::Header::new_ustar();
                 header.set_size(bytes.len() as u64);
                 header.set_mode(0o644);
                 header.set_cksum();
-                builder
-                    .append_data(&mut header, name, bytes)
-                    .unwrap_or_else(|e| panic!("{e}"));
+                builder.append_data(&mut header, name, bytes).unwrap_or_else(|e| panic!("{e}"));
             }
             let mut dir = tar::Header::new_ustar();
             dir.set_entry_type(tar::EntryType::Directory);
             dir.set_size(0);
             dir.set_cksum();
-            builder
-                .append_data(&mut dir, "dir/", &b""[..])
-                .unwrap_or_else(|e| panic!("{e}"));
+            builder.append_data(&mut dir, "dir/", &b""[..]).unwrap_or_else(|e| panic!("{e}"));
             builder.into_inner().unwrap_or_default()
         }
         "tar-long-names" => {
@@ -180,15 +154,11 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
         "tar-pax" => {
             let mut builder = tar::Builder::new(Vec::new());
             let long = format!("pax/{}.txt", "p".repeat(120));
-            builder
-                .append_pax_extensions([("path", long.as_bytes())])
-                .unwrap_or_else(|e| panic!("{e}"));
+            builder.append_pax_extensions([("path", long.as_bytes())]).unwrap_or_else(|e| panic!("{e}"));
             let mut header = tar::Header::new_ustar();
             header.set_size(doc.len() as u64);
             header.set_cksum();
-            builder
-                .append_data(&mut header, "short-name-overridden", &doc[..])
-                .unwrap_or_else(|e| panic!("{e}"));
+            builder.append_data(&mut header, "short-name-overridden", &doc[..]).unwrap_or_else(|e| panic!("{e}"));
             builder.into_inner().unwrap_or_default()
         }
         "tar-truncated" => {
@@ -199,11 +169,7 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
         }
         "tar-damaged-header" => {
             let zip_inside = ZipBuilder::new(vec![Entry::deflated("inner.txt", &doc)]).build();
-            let mut tar = tar(&[
-                ("a.txt", &other[..]),
-                ("b.zip", &zip_inside[..]),
-                ("c.txt", &doc[..]),
-            ]);
+            let mut tar = tar(&[("a.txt", &other[..]), ("b.zip", &zip_inside[..]), ("c.txt", &doc[..])]);
             let second_header = 512 + other.len().div_ceil(512) * 512;
             tar[second_header + 10] ^= 0x55; // the name changes, the checksum no longer matches
             tar
@@ -215,9 +181,7 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             let hidden = &hidden[..512 + doc.len().div_ceil(512) * 512];
             let mut header = tar::Header::new_ustar();
             header.set_entry_type(tar::EntryType::Directory);
-            header
-                .set_path("innocent-dir/")
-                .unwrap_or_else(|e| panic!("{e}"));
+            header.set_path("innocent-dir/").unwrap_or_else(|e| panic!("{e}"));
             header.set_size(hidden.len() as u64);
             header.set_cksum();
             let mut out = header.as_bytes().to_vec();
@@ -238,9 +202,7 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             }
             gz
         }
-        "gzip-trailing-garbage" => {
-            [gzip(&doc, None), b"this is not a gzip member".to_vec()].concat()
-        }
+        "gzip-trailing-garbage" => [gzip(&doc, None), b"this is not a gzip member".to_vec()].concat(),
         "bzip2-basic" => bzip2(&doc),
         "bzip2-truncated" => {
             let bz = bzip2(&text(5, 300_000));
@@ -284,19 +246,14 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             data
         }
         "zip-6000-entries" => {
-            let entries = (0..6000)
-                .map(|i| Entry::stored(&format!("f{i:04}.txt"), format!("file {i}\n").as_bytes()))
-                .collect();
+            let entries =
+                (0..6000).map(|i| Entry::stored(&format!("f{i:04}.txt"), format!("file {i}\n").as_bytes())).collect();
             ZipBuilder::new(entries).build()
         }
         // With max_extract_size = 1 MiB: one child of 1 MiB + 1 byte.
         "child-over-max-size" => {
             let big = vec![b'A'; (1 << 20) + 1];
-            ZipBuilder::new(vec![
-                Entry::deflated("big.bin", &big),
-                Entry::stored("small.txt", b"small"),
-            ])
-            .build()
+            ZipBuilder::new(vec![Entry::deflated("big.bin", &big), Entry::stored("small.txt", b"small")]).build()
         }
         // With max_cumulative_extract_size = 10 MiB: 30 children of 1 MiB each.
         "cumulative-many" => {
@@ -304,9 +261,7 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             let raw = deflate_raw(&chunk);
             let crc = crc32fast::hash(&chunk);
             let entries = (0..30)
-                .map(|i| {
-                    Entry::precompressed(&format!("part{i:02}.bin"), 8, raw.clone(), crc, 1 << 20)
-                })
+                .map(|i| Entry::precompressed(&format!("part{i:02}.bin"), 8, raw.clone(), crc, 1 << 20))
                 .collect();
             ZipBuilder::new(entries).build()
         }
@@ -326,18 +281,13 @@ pub fn deflate_zeros(count: u64) -> (Vec<u8>, u32) {
     let mut compress = flate2::Compress::new(flate2::Compression::best(), false);
     let mut chunk_output = |input: &[u8], flush| {
         let mut out = Vec::with_capacity(CHUNK / 100 + 64);
-        compress
-            .compress_vec(input, &mut out, flush)
-            .unwrap_or_else(|e| panic!("deflate: {e}"));
+        compress.compress_vec(input, &mut out, flush).unwrap_or_else(|e| panic!("deflate: {e}"));
         out
     };
     let first = chunk_output(&zeros, flate2::FlushCompress::Full);
     let second = chunk_output(&zeros, flate2::FlushCompress::Full);
     let third = chunk_output(&zeros, flate2::FlushCompress::Full);
-    assert_eq!(
-        second, third,
-        "full-flush chunks must repeat for the zero-stream shortcut"
-    );
+    assert_eq!(second, third, "full-flush chunks must repeat for the zero-stream shortcut");
     let chunks = count / CHUNK as u64;
     let rest = (count % CHUNK as u64) as usize;
     let mut out = first;
@@ -361,23 +311,14 @@ pub fn deflate_zeros(count: u64) -> (Vec<u8>, u32) {
 fn bomb_42() -> Vec<u8> {
     const LEAF: u64 = 4_000_000_000;
     let (leaf, leaf_crc) = deflate_zeros(LEAF);
-    let leaves = (0..16)
-        .map(|i| Entry::precompressed(&format!("page{i:x}.dll"), 8, leaf.clone(), leaf_crc, LEAF))
-        .collect();
+    let leaves =
+        (0..16).map(|i| Entry::precompressed(&format!("page{i:x}.dll"), 8, leaf.clone(), leaf_crc, LEAF)).collect();
     let mut level = ZipBuilder::new(leaves).build();
     for name in ["doc", "chapter", "book", "lib"] {
         let raw = deflate_raw(&level);
         let crc = crc32fast::hash(&level);
         let entries = (0..16)
-            .map(|i| {
-                Entry::precompressed(
-                    &format!("{name}{i:x}.zip"),
-                    8,
-                    raw.clone(),
-                    crc,
-                    level.len() as u64,
-                )
-            })
+            .map(|i| Entry::precompressed(&format!("{name}{i:x}.zip"), 8, raw.clone(), crc, level.len() as u64))
             .collect();
         level = ZipBuilder::new(entries).build();
     }
@@ -409,13 +350,7 @@ fn bomb_fifield_overlap() -> Vec<u8> {
         crc.update(&zeros);
     }
     crc.update(&zeros[..(total % zeros.len() as u64) as usize]);
-    let mut zip = ZipBuilder::new(vec![Entry::precompressed(
-        "0",
-        12,
-        kernel,
-        crc.finalize(),
-        total,
-    )]);
+    let mut zip = ZipBuilder::new(vec![Entry::precompressed("0", 12, kernel, crc.finalize(), total)]);
     zip.aliases = (1..16).map(|i| (0, format!("{i}"))).collect();
     zip.build()
 }

@@ -75,8 +75,7 @@ struct Manifest {
 pub fn cases() -> Vec<Case> {
     let path = root().join("manifest.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let manifest: Manifest =
-        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let manifest: Manifest = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     manifest.case
 }
 
@@ -91,21 +90,16 @@ impl Case {
                 let path = root().join("fixtures").join(file);
                 std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
             }
-            (None, Some(name)) => generators::generate(name)
-                .unwrap_or_else(|| panic!("case {}: unknown generator {name}", self.name)),
-            _ => panic!(
-                "case {}: give exactly one of fixture and generator",
-                self.name
-            ),
+            (None, Some(name)) => {
+                generators::generate(name).unwrap_or_else(|| panic!("case {}: unknown generator {name}", self.name))
+            }
+            _ => panic!("case {}: give exactly one of fixture and generator", self.name),
         }
     }
 
     /// The name the input is scanned under: the fixture's file name or the generator's name.
     pub fn input_name(&self) -> String {
-        self.fixture
-            .clone()
-            .or_else(|| self.generator.clone())
-            .unwrap_or_default()
+        self.fixture.clone().or_else(|| self.generator.clone()).unwrap_or_default()
     }
 }
 
@@ -152,8 +146,7 @@ pub fn text(seed: u64, len: usize) -> Vec<u8> {
 
 /// Raw deflate (as in zip) of `bytes`.
 pub fn deflate_raw(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder =
-        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes).unwrap_or_default();
     encoder.finish().unwrap_or_default()
 }
@@ -190,17 +183,13 @@ pub fn zstd(bytes: &[u8]) -> Vec<u8> {
 
 /// The zip LZMA layout of `bytes`: version, property length, the 5 properties, raw LZMA1 with an end marker.
 pub fn zip_lzma(bytes: &[u8]) -> Vec<u8> {
-    let mut options =
-        liblzma::stream::LzmaOptions::new_preset(6).unwrap_or_else(|e| panic!("lzma preset: {e}"));
+    let mut options = liblzma::stream::LzmaOptions::new_preset(6).unwrap_or_else(|e| panic!("lzma preset: {e}"));
     options.dict_size(1 << 20);
     let mut filters = liblzma::stream::Filters::new();
     filters.lzma1(&options);
-    let stream = liblzma::stream::Stream::new_raw_encoder(&filters)
-        .unwrap_or_else(|e| panic!("lzma encoder: {e}"));
+    let stream = liblzma::stream::Stream::new_raw_encoder(&filters).unwrap_or_else(|e| panic!("lzma encoder: {e}"));
     let mut raw = Vec::new();
-    liblzma::read::XzEncoder::new_stream(bytes, stream)
-        .read_to_end(&mut raw)
-        .unwrap_or_default();
+    liblzma::read::XzEncoder::new_stream(bytes, stream).read_to_end(&mut raw).unwrap_or_default();
     // Preset 6: lc=3, lp=0, pb=2 -> (2 * 5 + 0) * 9 + 3 = 93.
     let mut out = vec![9, 20, 5, 0, 93];
     out.extend_from_slice(&(1u32 << 20).to_le_bytes());
@@ -216,9 +205,7 @@ pub fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
         header.set_cksum();
-        builder
-            .append_data(&mut header, name, *bytes)
-            .unwrap_or_else(|e| panic!("tar {name}: {e}"));
+        builder.append_data(&mut header, name, *bytes).unwrap_or_else(|e| panic!("tar {name}: {e}"));
     }
     builder.into_inner().unwrap_or_default()
 }

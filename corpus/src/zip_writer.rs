@@ -41,23 +41,11 @@ impl Entry {
 
     /// An entry whose data `raw` was compressed with `method` from `bytes`.
     pub fn compressed(name: &str, method: u16, raw: Vec<u8>, bytes: &[u8]) -> Entry {
-        Entry::precompressed(
-            name,
-            method,
-            raw,
-            crc32fast::hash(bytes),
-            bytes.len() as u64,
-        )
+        Entry::precompressed(name, method, raw, crc32fast::hash(bytes), bytes.len() as u64)
     }
 
     /// An entry whose data, CRC and size are given.
-    pub fn precompressed(
-        name: &str,
-        method: u16,
-        raw: Vec<u8>,
-        crc: u32,
-        uncompressed_size: u64,
-    ) -> Entry {
+    pub fn precompressed(name: &str, method: u16, raw: Vec<u8>, crc: u32, uncompressed_size: u64) -> Entry {
         Entry {
             name: name.as_bytes().to_vec(),
             method,
@@ -91,10 +79,7 @@ pub struct ZipBuilder {
 impl ZipBuilder {
     /// An archive of these entries.
     pub fn new(entries: Vec<Entry>) -> ZipBuilder {
-        ZipBuilder {
-            entries,
-            ..ZipBuilder::default()
-        }
+        ZipBuilder { entries, ..ZipBuilder::default() }
     }
 
     /// The archive's bytes.
@@ -110,27 +95,10 @@ impl ZipBuilder {
             push16(&mut out, entry.method);
             push32(&mut out, 0); // time and date
             push32(&mut out, entry.crc);
-            let extra = if self.zip64 {
-                zip64_extra(&[entry.uncompressed_size, entry.data.len() as u64])
-            } else {
-                vec![]
-            };
-            push32(
-                &mut out,
-                if self.zip64 {
-                    u32::MAX
-                } else {
-                    entry.data.len() as u32
-                },
-            );
-            push32(
-                &mut out,
-                if self.zip64 {
-                    u32::MAX
-                } else {
-                    entry.uncompressed_size as u32
-                },
-            );
+            let extra =
+                if self.zip64 { zip64_extra(&[entry.uncompressed_size, entry.data.len() as u64]) } else { vec![] };
+            push32(&mut out, if self.zip64 { u32::MAX } else { entry.data.len() as u32 });
+            push32(&mut out, if self.zip64 { u32::MAX } else { entry.uncompressed_size as u32 });
             push16(&mut out, entry.name.len() as u16);
             push16(&mut out, extra.len() as u16);
             out.extend_from_slice(&entry.name);
@@ -142,20 +110,12 @@ impl ZipBuilder {
         let central: Vec<(usize, Option<Vec<u8>>)> = (0..self.entries.len())
             .filter(|&i| self.entries[i].in_central)
             .map(|i| (i, None))
-            .chain(
-                self.aliases
-                    .iter()
-                    .map(|(i, name)| (*i, Some(name.as_bytes().to_vec()))),
-            )
+            .chain(self.aliases.iter().map(|(i, name)| (*i, Some(name.as_bytes().to_vec()))))
             .collect();
         for (index, alias) in central {
             let entry = &self.entries[index];
-            let name = alias
-                .or_else(|| entry.central_name.clone())
-                .unwrap_or_else(|| entry.name.clone());
-            let compressed = entry
-                .central_compressed_size
-                .unwrap_or(entry.data.len() as u64);
+            let name = alias.or_else(|| entry.central_name.clone()).unwrap_or_else(|| entry.name.clone());
+            let compressed = entry.central_compressed_size.unwrap_or(entry.data.len() as u64);
             out.extend_from_slice(b"PK\x01\x02");
             push16(&mut out, 0x031e);
             push16(&mut out, if self.zip64 { 45 } else { 20 });
@@ -163,41 +123,17 @@ impl ZipBuilder {
             push16(&mut out, entry.method);
             push32(&mut out, 0);
             push32(&mut out, entry.crc);
-            let extra = if self.zip64 {
-                zip64_extra(&[entry.uncompressed_size, compressed, offsets[index]])
-            } else {
-                vec![]
-            };
-            push32(
-                &mut out,
-                if self.zip64 {
-                    u32::MAX
-                } else {
-                    compressed as u32
-                },
-            );
-            push32(
-                &mut out,
-                if self.zip64 {
-                    u32::MAX
-                } else {
-                    entry.uncompressed_size as u32
-                },
-            );
+            let extra =
+                if self.zip64 { zip64_extra(&[entry.uncompressed_size, compressed, offsets[index]]) } else { vec![] };
+            push32(&mut out, if self.zip64 { u32::MAX } else { compressed as u32 });
+            push32(&mut out, if self.zip64 { u32::MAX } else { entry.uncompressed_size as u32 });
             push16(&mut out, name.len() as u16);
             push16(&mut out, extra.len() as u16);
             push16(&mut out, 0); // comment
             push16(&mut out, entry.disk);
             push16(&mut out, 0);
             push32(&mut out, 0o100644 << 16);
-            push32(
-                &mut out,
-                if self.zip64 {
-                    u32::MAX
-                } else {
-                    offsets[index] as u32
-                },
-            );
+            push32(&mut out, if self.zip64 { u32::MAX } else { offsets[index] as u32 });
             out.extend_from_slice(&name);
             out.extend_from_slice(&extra);
             records += 1;
@@ -227,14 +163,7 @@ impl ZipBuilder {
         push16(&mut out, count);
         push16(&mut out, count);
         push32(&mut out, if self.zip64 { u32::MAX } else { cd_size as u32 });
-        push32(
-            &mut out,
-            if self.zip64 {
-                u32::MAX
-            } else {
-                cd_start as u32
-            },
-        );
+        push32(&mut out, if self.zip64 { u32::MAX } else { cd_start as u32 });
         push16(&mut out, 0);
         out
     }

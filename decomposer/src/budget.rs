@@ -44,9 +44,7 @@ impl Budget {
         Budget {
             limits,
             started,
-            deadline: limits
-                .max_extract_time()
-                .and_then(|time| started.checked_add(time)),
+            deadline: limits.max_extract_time().and_then(|time| started.checked_add(time)),
             files: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             stop: AtomicU8::new(RUNNING),
@@ -57,10 +55,7 @@ impl Budget {
     /// deadline that must not sleep.
     #[cfg(test)]
     pub(crate) fn with_deadline(limits: Limits, deadline: Instant) -> Self {
-        Budget {
-            deadline: Some(deadline),
-            ..Budget::new(limits)
-        }
+        Budget { deadline: Some(deadline), ..Budget::new(limits) }
     }
 
     pub(crate) fn limits(&self) -> &Limits {
@@ -83,11 +78,8 @@ impl Budget {
 
     fn stop_with(&self, reason: u8) -> DecResult {
         // The first reason wins; later ones are consequences.
-        let _ = self
-            .stop
-            .compare_exchange(RUNNING, reason, Ordering::AcqRel, Ordering::Acquire);
-        self.stopped()
-            .unwrap_or(DecResult::MaximumCumulativeExtractSizeExceeded)
+        let _ = self.stop.compare_exchange(RUNNING, reason, Ordering::AcqRel, Ordering::Acquire);
+        self.stopped().unwrap_or(DecResult::MaximumCumulativeExtractSizeExceeded)
     }
 
     /// Checks the deadline; past it, all extraction stops.
@@ -109,11 +101,8 @@ impl Budget {
             return Err(self.stop_with(STOP_CUMULATIVE));
         }
         let max = self.limits.max_file_count().unwrap_or(u64::MAX);
-        let admitted = self
-            .files
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |files| {
-                (files < max).then_some(files + 1)
-            });
+        let admitted =
+            self.files.fetch_update(Ordering::AcqRel, Ordering::Acquire, |files| (files < max).then_some(files + 1));
         match admitted {
             Ok(_) => Ok(()),
             Err(_) => Err(self.stop_with(STOP_FILES)),
@@ -126,12 +115,10 @@ impl Budget {
         let wanted_by_child = (wanted as u64).min(per_child_room);
         let max_total = self.limits.max_cumulative_extract_size();
         let mut granted = 0;
-        let _ = self
-            .bytes
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
-                granted = wanted_by_child.min(max_total.saturating_sub(total));
-                Some(total + granted)
-            });
+        let _ = self.bytes.fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
+            granted = wanted_by_child.min(max_total.saturating_sub(total));
+            Some(total + granted)
+        });
         // `granted <= wanted`, which is a usize.
         let bytes = usize::try_from(granted).unwrap_or(wanted);
         let cut_by = if bytes == wanted {
@@ -171,28 +158,10 @@ mod tests {
     #[test]
     fn per_child_limit_cuts_one_child_only() {
         let budget = budget(10, 100, 0);
-        assert_eq!(
-            budget.grant(0, 8),
-            Grant {
-                bytes: 8,
-                cut_by: None
-            }
-        );
-        assert_eq!(
-            budget.grant(8, 8),
-            Grant {
-                bytes: 2,
-                cut_by: Some(DecResult::MaximumExtractSizeExceeded)
-            }
-        );
+        assert_eq!(budget.grant(0, 8), Grant { bytes: 8, cut_by: None });
+        assert_eq!(budget.grant(8, 8), Grant { bytes: 2, cut_by: Some(DecResult::MaximumExtractSizeExceeded) });
         assert_eq!(budget.stopped(), None);
-        assert_eq!(
-            budget.grant(0, 8),
-            Grant {
-                bytes: 8,
-                cut_by: None
-            }
-        );
+        assert_eq!(budget.grant(0, 8), Grant { bytes: 8, cut_by: None });
         assert_eq!(budget.bytes_extracted(), 18);
     }
 
@@ -202,19 +171,10 @@ mod tests {
         assert_eq!(budget.grant(0, 15).bytes, 15);
         assert_eq!(
             budget.grant(0, 15),
-            Grant {
-                bytes: 5,
-                cut_by: Some(DecResult::MaximumCumulativeExtractSizeExceeded)
-            }
+            Grant { bytes: 5, cut_by: Some(DecResult::MaximumCumulativeExtractSizeExceeded) }
         );
-        assert_eq!(
-            budget.stopped(),
-            Some(DecResult::MaximumCumulativeExtractSizeExceeded)
-        );
-        assert_eq!(
-            budget.admit_file(),
-            Err(DecResult::MaximumCumulativeExtractSizeExceeded)
-        );
+        assert_eq!(budget.stopped(), Some(DecResult::MaximumCumulativeExtractSizeExceeded));
+        assert_eq!(budget.admit_file(), Err(DecResult::MaximumCumulativeExtractSizeExceeded));
     }
 
     #[test]

@@ -257,10 +257,7 @@ impl fmt::Display for ResultCode {
 impl FromStr for ResultCode {
     type Err = UnknownCode;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let unknown = || UnknownCode {
-            kind: "CSAPI",
-            name: text.to_owned(),
-        };
+        let unknown = || UnknownCode { kind: "CSAPI", name: text.to_owned() };
         if text.starts_with("AVS_") {
             text.parse().map(ResultCode::Avs).map_err(|_| unknown())
         } else if text.starts_with("DEC_") {
@@ -318,20 +315,13 @@ mod tests {
 
     #[test]
     fn names_are_exact() {
-        assert_eq!(
-            DecResult::MaximumDepthReached.to_string(),
-            "DEC_RESULT_MAXIMUM_DEPTH_REACHED"
-        );
+        assert_eq!(DecResult::MaximumDepthReached.to_string(), "DEC_RESULT_MAXIMUM_DEPTH_REACHED");
         assert_eq!(AvsResult::VirusFound.to_string(), "AVS_RESULT_VIRUS_FOUND");
         assert_eq!(
             "DEC_RESULT_MAXIMUM_CUMULATIVE_EXTRACT_SIZE_EXCEEDED".parse(),
             Ok(DecResult::MaximumCumulativeExtractSizeExceeded)
         );
         assert!("DEC_RESULT_NOPE".parse::<DecResult>().is_err());
-        assert!(
-            "AVS_RESULT_MAXIMUM_DEPTH_REACHED"
-                .parse::<ResultCode>()
-                .is_err()
-        );
+        assert!("AVS_RESULT_MAXIMUM_DEPTH_REACHED".parse::<ResultCode>().is_err());
     }
 }

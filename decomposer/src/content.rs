@@ -35,6 +35,18 @@ impl Content<'_> {
         }
     }
 
+    /// The first `len` bytes (all of them if there are fewer). Only for contents in RAM; a file is kept whole.
+    pub(crate) fn truncated(self, len: usize) -> Self {
+        match self {
+            Content::Borrowed(bytes) => Content::Borrowed(&bytes[..len.min(bytes.len())]),
+            Content::Memory(mut bytes) => {
+                bytes.truncate(len);
+                Content::Memory(bytes)
+            }
+            file @ Content::File { .. } => file,
+        }
+    }
+
     /// The bytes, when they are in RAM.
     pub(crate) fn as_slice(&self) -> Option<&[u8]> {
         match self {
@@ -50,11 +62,7 @@ impl Content<'_> {
         Ok(match self {
             Content::Borrowed(bytes) => ContentReader::Memory(Cursor::new(bytes)),
             Content::Memory(bytes) => ContentReader::Memory(Cursor::new(bytes)),
-            Content::File { file, len } => ContentReader::File(FileReader {
-                file,
-                position: 0,
-                len: *len,
-            }),
+            Content::File { file, len } => ContentReader::File(FileReader { file, position: 0, len: *len }),
         })
     }
 
@@ -65,10 +73,7 @@ impl Content<'_> {
         let end = start.saturating_add(max as u64).min(len);
         if let Some(bytes) = self.as_slice() {
             // start <= end <= len, all within the slice.
-            return Ok(bytes
-                .get(start as usize..end as usize)
-                .unwrap_or_default()
-                .to_vec());
+            return Ok(bytes.get(start as usize..end as usize).unwrap_or_default().to_vec());
         }
         let mut reader = self.reader()?;
         reader.seek(SeekFrom::Start(start))?;
@@ -112,8 +117,7 @@ impl Seek for FileReader<'_> {
             SeekFrom::End(delta) => self.len.checked_add_signed(delta),
             SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
         };
-        let target = target
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        let target = target.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
         self.position = target;
         Ok(target)
     }
@@ -147,12 +151,7 @@ pub(crate) struct Spool {
 
 impl Spool {
     pub(crate) fn new(threshold: u64) -> Self {
-        Spool {
-            threshold,
-            memory: Vec::new(),
-            file: None,
-            len: 0,
-        }
+        Spool { threshold, memory: Vec::new(), file: None, len: 0 }
     }
 
     /// Appends `chunk`; an error means the temporary file could not be created or written.
@@ -173,10 +172,7 @@ impl Spool {
 
     pub(crate) fn finish(self) -> Content<'static> {
         match self.file {
-            Some(file) => Content::File {
-                file,
-                len: self.len,
-            },
+            Some(file) => Content::File { file, len: self.len },
             None => Content::Memory(self.memory),
         }
     }

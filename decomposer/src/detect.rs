@@ -41,10 +41,7 @@ pub enum FileType {
 impl FileType {
     /// Whether the decomposer opens parts of this type.
     pub fn is_container(self) -> bool {
-        matches!(
-            self,
-            FileType::Zip | FileType::Tar | FileType::Gzip | FileType::Bzip2 | FileType::Xz
-        )
+        matches!(self, FileType::Zip | FileType::Tar | FileType::Gzip | FileType::Bzip2 | FileType::Xz)
     }
 
     /// A short lower-case name (`zip`, `tar`, `gzip`, ...).
@@ -83,10 +80,7 @@ pub(crate) fn detect(head: &[u8], ends_a_zip: impl FnOnce() -> bool) -> FileType
     if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
         return FileType::Xz;
     }
-    if head.starts_with(b"PK\x03\x04")
-        || head.starts_with(b"PK\x05\x06")
-        || head.starts_with(b"PK\x07\x08")
-    {
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") || head.starts_with(b"PK\x07\x08") {
         return FileType::Zip;
     }
     if is_tar_header(head) {
@@ -105,11 +99,7 @@ pub(crate) fn detect(head: &[u8], ends_a_zip: impl FnOnce() -> bool) -> FileType
     if head.starts_with(b"%PDF-") {
         return FileType::Pdf;
     }
-    if is_text(head) {
-        FileType::Text
-    } else {
-        FileType::Binary
-    }
+    if is_text(head) { FileType::Text } else { FileType::Binary }
 }
 
 fn is_bzip2(head: &[u8]) -> bool {
@@ -133,13 +123,10 @@ pub(crate) fn is_tar_header(block: &[u8]) -> bool {
     let Some(stored) = parse_octal(&block[148..156]) else {
         return false;
     };
-    let (unsigned, signed) = block
-        .iter()
-        .enumerate()
-        .fold((0u64, 0i64), |(u, s), (i, &b)| {
-            let b = if (148..156).contains(&i) { b' ' } else { b };
-            (u + u64::from(b), s + i64::from(b as i8))
-        });
+    let (unsigned, signed) = block.iter().enumerate().fold((0u64, 0i64), |(u, s), (i, &b)| {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        (u + u64::from(b), s + i64::from(b as i8))
+    });
     stored == unsigned || i64::try_from(stored).is_ok_and(|stored| stored == signed)
 }
 
@@ -148,10 +135,7 @@ fn parse_octal(field: &[u8]) -> Option<u64> {
     let trimmed: &[u8] = {
         let start = field.iter().position(|&b| b != b' ')?;
         let rest = &field[start..];
-        let end = rest
-            .iter()
-            .position(|&b| b == 0 || b == b' ')
-            .unwrap_or(rest.len());
+        let end = rest.iter().position(|&b| b == 0 || b == b' ').unwrap_or(rest.len());
         &rest[..end]
     };
     if trimmed.is_empty() || trimmed.len() > 11 {
@@ -167,10 +151,7 @@ fn is_text(head: &[u8]) -> bool {
     if head.is_empty() || head.contains(&0) {
         return false;
     }
-    let printable = head
-        .iter()
-        .filter(|&&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
-        .count();
+    let printable = head.iter().filter(|&&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r' | 0x0c)).count();
     printable * 100 >= head.len() * 95
 }
 
@@ -187,10 +168,7 @@ mod tests {
         assert_eq!(detect_head(&[0x1f, 0x8b, 0x08, 0, 0]), FileType::Gzip);
         assert_eq!(detect_head(b"BZh91AY&SYxxxx"), FileType::Bzip2);
         assert_eq!(detect_head(b"BZh9nope-not-bzip2"), FileType::Text);
-        assert_eq!(
-            detect_head(&[0xfd, b'7', b'z', b'X', b'Z', 0, 0]),
-            FileType::Xz
-        );
+        assert_eq!(detect_head(&[0xfd, b'7', b'z', b'X', b'Z', 0, 0]), FileType::Xz);
         assert_eq!(detect_head(b"PK\x03\x04rest"), FileType::Zip);
         assert_eq!(detect_head(b"MZ\x90\x00"), FileType::Pe);
         assert_eq!(detect_head(b"\x7fELF\x02"), FileType::Elf);

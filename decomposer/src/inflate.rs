@@ -62,13 +62,8 @@ pub(crate) fn inflate(input: &[u8], output: &mut [u8]) -> Option<Inflated> {
             &mut output_used,
         )
     };
-    (result == libdeflate_result_LIBDEFLATE_SUCCESS
-        && input_used <= input.len()
-        && output_used <= output.len())
-    .then_some(Inflated {
-        input: input_used,
-        output: output_used,
-    })
+    (result == libdeflate_result_LIBDEFLATE_SUCCESS && input_used <= input.len() && output_used <= output.len())
+        .then_some(Inflated { input: input_used, output: output_used })
 }
 
 #[cfg(test)]
@@ -83,13 +78,7 @@ mod tests {
         compressed.extend_from_slice(b"trailing bytes after the stream");
         let mut out = vec![0; data.len()];
         let inflated = inflate(&compressed, &mut out).unwrap();
-        assert_eq!(
-            inflated,
-            Inflated {
-                input: stream_len,
-                output: data.len()
-            }
-        );
+        assert_eq!(inflated, Inflated { input: stream_len, output: data.len() });
         assert_eq!(out, data);
         // Too small an output buffer, and bad data, are refused rather than cut.
         assert_eq!(inflate(&compressed, &mut vec![0; data.len() - 1]), None);
@@ -97,8 +86,7 @@ mod tests {
     }
 
     fn corpus_deflate(data: &[u8]) -> Vec<u8> {
-        let mut encoder =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut encoder, data).unwrap();
         encoder.finish().unwrap()
     }

@@ -69,10 +69,7 @@
 
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod budget;
 pub mod codes;
@@ -88,8 +85,8 @@ pub use codes::{AvsResult, DecResult, GenResult, LicResult, ResultCode, UnknownC
 pub use content::{ContentReader, FileReader};
 pub use detect::FileType;
 pub use limits::{
-    DEFAULT_CUMULATIVE_EXTRACT_SIZE, Limits, LimitsBuilder, LimitsError,
-    MAX_CUMULATIVE_EXTRACT_SIZE, MAX_EXTRACT_SIZE_OVERRIDE, MAX_EXTRACT_TIME_SECONDS,
+    DEFAULT_CUMULATIVE_EXTRACT_SIZE, Limits, LimitsBuilder, LimitsError, MAX_CUMULATIVE_EXTRACT_SIZE,
+    MAX_EXTRACT_SIZE_OVERRIDE, MAX_EXTRACT_TIME_SECONDS,
 };
 pub use part::{Part, PartPath, PartSink};
 pub use walk::{DEFAULT_SPILL_THRESHOLD, Decomposer, DecomposerBuilder, Problem, Report};

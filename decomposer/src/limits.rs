@@ -148,24 +148,10 @@ impl LimitsBuilder {
     /// Checks every value and returns the limits, or the first value out of range.
     pub fn build(&self) -> Result<Limits, LimitsError> {
         let check = |option, value: u64, low: u64, high: u64, allowed| {
-            if (low..=high).contains(&value) {
-                Ok(value)
-            } else {
-                Err(LimitsError {
-                    option,
-                    value,
-                    allowed,
-                })
-            }
+            if (low..=high).contains(&value) { Ok(value) } else { Err(LimitsError { option, value, allowed }) }
         };
         let depth = check("max_extract_depth", self.max_extract_depth, 1, 50, "1..=50")?;
-        let size = check(
-            "max_extract_size",
-            self.max_extract_size,
-            1,
-            MAX_EXTRACT_SIZE_OVERRIDE,
-            "1..=4294967294",
-        )?;
+        let size = check("max_extract_size", self.max_extract_size, 1, MAX_EXTRACT_SIZE_OVERRIDE, "1..=4294967294")?;
         let cumulative = if self.allow_large_cumulative_extract_size {
             check(
                 "max_cumulative_extract_size",
@@ -183,29 +169,13 @@ impl LimitsBuilder {
                 "0..=2147483648 (up to 4294967294 only with the large-size override)",
             )?
         };
-        let time = check(
-            "max_extract_time",
-            self.max_extract_time,
-            0,
-            MAX_EXTRACT_TIME_SECONDS,
-            "0..=86400 seconds",
-        )?;
-        let files = check(
-            "max_file_count",
-            self.max_file_count,
-            0,
-            u64::from(u32::MAX),
-            "0..=4294967295",
-        )?;
+        let time = check("max_extract_time", self.max_extract_time, 0, MAX_EXTRACT_TIME_SECONDS, "0..=86400 seconds")?;
+        let files = check("max_file_count", self.max_file_count, 0, u64::from(u32::MAX), "0..=4294967295")?;
         Ok(Limits {
             // The range check above keeps the depth within u32.
             max_extract_depth: u32::try_from(depth).unwrap_or(50),
             max_extract_size: size,
-            max_cumulative_extract_size: if cumulative == 0 {
-                DEFAULT_CUMULATIVE_EXTRACT_SIZE
-            } else {
-                cumulative
-            },
+            max_cumulative_extract_size: if cumulative == 0 { DEFAULT_CUMULATIVE_EXTRACT_SIZE } else { cumulative },
             max_extract_time: (time != 0).then(|| Duration::from_secs(time)),
             max_file_count: (files != 0).then_some(files),
         })
@@ -230,46 +200,25 @@ mod tests {
     #[test]
     fn out_of_range_values_name_option_value_and_range() {
         let err = Limits::builder().max_extract_depth(51).build().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid max_extract_depth 51: must be 1..=50"
-        );
+        assert_eq!(err.to_string(), "invalid max_extract_depth 51: must be 1..=50");
         let err = Limits::builder().max_extract_depth(0).build().unwrap_err();
         assert_eq!(err.option, "max_extract_depth");
         let err = Limits::builder().max_extract_size(0).build().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid max_extract_size 0: must be 1..=4294967294"
-        );
-        let err = Limits::builder()
-            .max_extract_size(4_294_967_295)
-            .build()
-            .unwrap_err();
+        assert_eq!(err.to_string(), "invalid max_extract_size 0: must be 1..=4294967294");
+        let err = Limits::builder().max_extract_size(4_294_967_295).build().unwrap_err();
         assert_eq!(err.value, 4_294_967_295);
-        let err = Limits::builder()
-            .max_extract_time(86_401)
-            .build()
-            .unwrap_err();
+        let err = Limits::builder().max_extract_time(86_401).build().unwrap_err();
         assert_eq!(err.option, "max_extract_time");
-        let err = Limits::builder()
-            .max_file_count(1 << 32)
-            .build()
-            .unwrap_err();
+        let err = Limits::builder().max_file_count(1 << 32).build().unwrap_err();
         assert_eq!(err.option, "max_file_count");
     }
 
     #[test]
     fn cumulative_above_two_gib_needs_the_override() {
-        let err = Limits::builder()
-            .max_cumulative_extract_size(2_147_483_649)
-            .build()
-            .unwrap_err();
+        let err = Limits::builder().max_cumulative_extract_size(2_147_483_649).build().unwrap_err();
         assert_eq!(err.option, "max_cumulative_extract_size");
         assert!(err.to_string().contains("override"), "{err}");
-        let limits = Limits::builder()
-            .max_cumulative_extract_size(2_147_483_648)
-            .build()
-            .unwrap();
+        let limits = Limits::builder().max_cumulative_extract_size(2_147_483_648).build().unwrap();
         assert_eq!(limits.max_cumulative_extract_size(), 2_147_483_648);
         let limits = Limits::builder()
             .allow_large_cumulative_extract_size(true)
@@ -287,16 +236,9 @@ mod tests {
 
     #[test]
     fn zero_means_default_or_unlimited() {
-        let limits = Limits::builder()
-            .max_cumulative_extract_size(0)
-            .max_extract_time(0)
-            .max_file_count(0)
-            .build()
-            .unwrap();
-        assert_eq!(
-            limits.max_cumulative_extract_size(),
-            DEFAULT_CUMULATIVE_EXTRACT_SIZE
-        );
+        let limits =
+            Limits::builder().max_cumulative_extract_size(0).max_extract_time(0).max_file_count(0).build().unwrap();
+        assert_eq!(limits.max_cumulative_extract_size(), DEFAULT_CUMULATIVE_EXTRACT_SIZE);
         assert_eq!(limits.max_extract_time(), None);
         assert_eq!(limits.max_file_count(), None);
     }

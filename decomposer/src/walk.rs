@@ -75,11 +75,7 @@ impl DecomposerBuilder {
     pub fn build(&self) -> Decomposer {
         Decomposer {
             limits: self.limits,
-            spill_threshold: if self.prefer_mem {
-                u64::MAX
-            } else {
-                self.spill_threshold
-            },
+            spill_threshold: if self.prefer_mem { u64::MAX } else { self.spill_threshold },
         }
     }
 }
@@ -130,11 +126,7 @@ impl Decomposer {
 
     /// A builder starting from the defaults.
     pub fn builder() -> DecomposerBuilder {
-        DecomposerBuilder {
-            limits: Limits::default(),
-            prefer_mem: false,
-            spill_threshold: DEFAULT_SPILL_THRESHOLD,
-        }
+        DecomposerBuilder { limits: Limits::default(), prefer_mem: false, spill_threshold: DEFAULT_SPILL_THRESHOLD }
     }
 
     /// The limits of every walk.
@@ -153,16 +145,10 @@ impl Decomposer {
     /// # Errors
     /// When the file cannot be opened or its size read.
     pub fn decompose_file(&self, path: &Path, sink: &mut dyn PartSink) -> Result<Report, Error> {
-        let io_error = |source| Error::Read {
-            what: path.display().to_string(),
-            source,
-        };
+        let io_error = |source| Error::Read { what: path.display().to_string(), source };
         let file = File::open(path).map_err(io_error)?;
         let len = file.metadata().map_err(io_error)?.len();
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         Ok(self.walk(&name, &Content::File { file, len }, sink))
     }
 
@@ -176,10 +162,7 @@ impl Decomposer {
         mut reader: impl Read,
         sink: &mut dyn PartSink,
     ) -> Result<Report, Error> {
-        let io_error = |source| Error::Read {
-            what: name.to_owned(),
-            source,
-        };
+        let io_error = |source| Error::Read { what: name.to_owned(), source };
         let mut spool = Spool::new(self.spill_threshold);
         let mut buffer = vec![0; CHUNK];
         loop {
@@ -197,12 +180,7 @@ impl Decomposer {
     /// usual. For the per-format fuzz targets, which must reach one parser with any bytes; not part of the
     /// supported API.
     #[doc(hidden)]
-    pub fn fuzz_open_as(
-        &self,
-        file_type: FileType,
-        bytes: &[u8],
-        sink: &mut dyn PartSink,
-    ) -> Report {
+    pub fn fuzz_open_as(&self, file_type: FileType, bytes: &[u8], sink: &mut dyn PartSink) -> Report {
         self.walk_inner("fuzz", &Content::Borrowed(bytes), sink, Some(file_type))
     }
 
@@ -275,24 +253,13 @@ impl Walk<'_> {
         }
         if self.report.problems.len() < MAX_PROBLEMS {
             let path = self.path.join("/");
-            if !self
-                .report
-                .problems
-                .iter()
-                .any(|p| p.code == code && p.path == path)
-            {
+            if !self.report.problems.iter().any(|p| p.code == code && p.path == path) {
                 self.report.problems.push(Problem { path, code });
             }
         }
     }
 
-    fn node(
-        &mut self,
-        content: &Content<'_>,
-        depth: u32,
-        truncated: bool,
-        forced: Option<FileType>,
-    ) {
+    fn node(&mut self, content: &Content<'_>, depth: u32, truncated: bool, forced: Option<FileType>) {
         let detected = match forced {
             Some(file_type) => Ok(file_type),
             None => detect_content(content),
@@ -306,13 +273,7 @@ impl Walk<'_> {
         };
         self.report.parts += 1;
         self.report.max_depth = self.report.max_depth.max(depth);
-        let part = Part {
-            path: &self.path,
-            depth,
-            file_type,
-            content,
-            truncated,
-        };
+        let part = Part { path: &self.path, depth, file_type, content, truncated };
         if !self.sink.part(&part) {
             self.report.stopped_by_sink = true;
             self.stop = true;
@@ -333,35 +294,19 @@ impl Walk<'_> {
             }
         };
         let parent_name = self.path.last().cloned().unwrap_or_default();
-        let mut children = ChildWalk {
-            walk: self,
-            depth: depth + 1,
-        };
-        formats::open(
-            file_type,
-            &mut source,
-            content.as_slice(),
-            content.len(),
-            &parent_name,
-            &mut children,
-        );
+        let mut children = ChildWalk { walk: self, depth: depth + 1 };
+        formats::open(file_type, &mut source, content.as_slice(), content.len(), &parent_name, &mut children);
     }
 
     /// Extracts one child through the budget and walks it.
     fn child(&mut self, name: &str, data: &mut dyn Read, depth: u32) -> Extracted {
         if self.stop {
-            return Extracted {
-                complete: false,
-                bytes: 0,
-            };
+            return Extracted { complete: false, bytes: 0 };
         }
         if let Err(code) = self.budget.admit_file() {
             self.record(code);
             self.stop = true;
-            return Extracted {
-                complete: false,
-                bytes: 0,
-            };
+            return Extracted { complete: false, bytes: 0 };
         }
         self.path.push(truncate_name(name));
         let mut spool = Spool::new(self.spill_threshold);
@@ -402,46 +347,32 @@ impl Walk<'_> {
             }
         }
         self.walk_child(&spool.finish(), depth, complete);
-        Extracted {
-            complete,
-            bytes: len,
-        }
+        Extracted { complete, bytes: len }
     }
 
-    /// Hands on a child a format decoded into memory, through the same Budget checks as a streamed one.
-    fn child_bytes(&mut self, name: &str, mut bytes: Vec<u8>, depth: u32) -> Extracted {
+    /// Hands on a child a format already holds in memory (decoded into a buffer, or a range of the
+    /// container's own bytes), through the same Budget checks as a streamed one.
+    fn child_in_memory(&mut self, name: &str, content: Content<'_>, depth: u32) -> Extracted {
         if self.stop {
-            return Extracted {
-                complete: false,
-                bytes: 0,
-            };
+            return Extracted { complete: false, bytes: 0 };
         }
-        if let Err(code) = self
-            .budget
-            .admit_file()
-            .and_then(|()| self.budget.check_deadline())
-        {
+        if let Err(code) = self.budget.admit_file().and_then(|()| self.budget.check_deadline()) {
             self.record(code);
             self.stop = true;
-            return Extracted {
-                complete: false,
-                bytes: 0,
-            };
+            return Extracted { complete: false, bytes: 0 };
         }
         self.path.push(truncate_name(name));
-        let grant = self.budget.grant(0, bytes.len());
-        bytes.truncate(grant.bytes);
+        let wanted = usize::try_from(content.len()).unwrap_or(usize::MAX);
+        let grant = self.budget.grant(0, wanted);
+        let content = content.truncated(grant.bytes);
         if let Some(code) = grant.cut_by {
             self.record(code);
             self.stop |= code != DecResult::MaximumExtractSizeExceeded;
         }
         let complete = grant.cut_by.is_none();
-        let len = bytes.len() as u64;
-        self.walk_child(&Content::Memory(bytes), depth, complete);
-        Extracted {
-            complete,
-            bytes: len,
-        }
+        let len = content.len();
+        self.walk_child(&content, depth, complete);
+        Extracted { complete, bytes: len }
     }
 
     /// Walks an extracted child, then leaves its place in the path. The child's name is already pushed.
@@ -459,21 +390,15 @@ impl Walk<'_> {
             return 0;
         }
         let limits = self.budget.limits();
-        let cumulative_left = limits
-            .max_cumulative_extract_size()
-            .saturating_sub(self.budget.bytes_extracted());
-        self.spill_threshold
-            .min(limits.max_extract_size())
-            .min(cumulative_left)
+        let cumulative_left = limits.max_cumulative_extract_size().saturating_sub(self.budget.bytes_extracted());
+        self.spill_threshold.min(limits.max_extract_size()).min(cumulative_left)
     }
 }
 
 fn detect_content(content: &Content<'_>) -> io::Result<FileType> {
     let head = content.read_at(0, HEAD_LEN)?;
     Ok(detect(&head, || {
-        content
-            .reader()
-            .is_ok_and(|mut reader| formats::zip::locate(&mut reader, content.len()).is_some())
+        content.reader().is_ok_and(|mut reader| formats::zip::locate(&mut reader, content.len()).is_some())
     }))
 }
 
@@ -487,8 +412,8 @@ impl Children for ChildWalk<'_, '_> {
         self.walk.child(name, data, self.depth)
     }
 
-    fn child_bytes(&mut self, name: &str, bytes: Vec<u8>) -> Extracted {
-        self.walk.child_bytes(name, bytes, self.depth)
+    fn child_in_memory(&mut self, name: &str, content: Content<'_>) -> Extracted {
+        self.walk.child_in_memory(name, content, self.depth)
     }
 
     fn whole_buffer_limit(&self) -> u64 {
@@ -511,9 +436,7 @@ mod tests {
     fn zip_of_two_files() -> Vec<u8> {
         let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
         for name in ["a.txt", "b.txt"] {
-            writer
-                .start_file(name, zip::write::SimpleFileOptions::default())
-                .unwrap();
+            writer.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
             std::io::Write::write_all(&mut writer, &vec![b'x'; 200_000]).unwrap();
         }
         writer.finish().unwrap().into_inner()
@@ -546,11 +469,10 @@ mod tests {
     fn a_sink_that_stops_ends_the_walk() {
         let input = zip_of_two_files();
         let mut seen = 0;
-        let report =
-            Decomposer::default().decompose_bytes("in.zip", &input, &mut |_: &Part<'_>| {
-                seen += 1;
-                seen < 2
-            });
+        let report = Decomposer::default().decompose_bytes("in.zip", &input, &mut |_: &Part<'_>| {
+            seen += 1;
+            seen < 2
+        });
         assert!(report.stopped_by_sink);
         assert_eq!(seen, 2);
         assert_eq!(report.parts, 2);

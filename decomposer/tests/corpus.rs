@@ -52,9 +52,7 @@ fn limits(case: &Case) -> Limits {
     if let Some(v) = l.max_file_count {
         builder.max_file_count(v);
     }
-    builder
-        .build()
-        .unwrap_or_else(|e| panic!("case {}: {e}", case.name))
+    builder.build().unwrap_or_else(|e| panic!("case {}: {e}", case.name))
 }
 
 /// A reader that returns 1 to 7919 bytes per call, in a fixed pattern.
@@ -82,14 +80,10 @@ enum Config {
 fn run(case: &Case, input: &[u8], config: Config) -> Outcome {
     let limits = limits(case);
     let decomposer = match config {
-        Config::SliceInMemory => Decomposer::builder()
-            .limits(limits)
-            .prefer_mem(true)
-            .build(),
-        Config::SliceSpilled | Config::ShortReadsSpilled => Decomposer::builder()
-            .limits(limits)
-            .spill_threshold(1024)
-            .build(),
+        Config::SliceInMemory => Decomposer::builder().limits(limits).prefer_mem(true).build(),
+        Config::SliceSpilled | Config::ShortReadsSpilled => {
+            Decomposer::builder().limits(limits).spill_threshold(1024).build()
+        }
         Config::File => Decomposer::new(limits),
     };
     let mut paths = Vec::new();
@@ -123,24 +117,13 @@ fn run(case: &Case, input: &[u8], config: Config) -> Outcome {
         Config::File => {
             let dir = tempdir();
             let path = dir.join(case.input_name());
-            std::fs::File::create(&path)
-                .and_then(|mut f| f.write_all(input))
-                .expect("write input");
-            let report = decomposer
-                .decompose_file(&path, &mut sink)
-                .expect("decompose_file");
+            std::fs::File::create(&path).and_then(|mut f| f.write_all(input)).expect("write input");
+            let report = decomposer.decompose_file(&path, &mut sink).expect("decompose_file");
             let _ = std::fs::remove_dir_all(&dir);
             report
         }
         Config::ShortReadsSpilled => decomposer
-            .decompose_reader(
-                &case.input_name(),
-                ShortReads {
-                    inner: input,
-                    call: 0,
-                },
-                &mut sink,
-            )
+            .decompose_reader(&case.input_name(), ShortReads { inner: input, call: 0 }, &mut sink)
             .expect("decompose_reader"),
     };
     outcome(&report, paths, max_part_size)
@@ -170,12 +153,7 @@ fn check_case(case: &Case) -> Result<(), String> {
     let configs: &[Config] = if case.heavy {
         &[Config::SliceSpilled, Config::File]
     } else {
-        &[
-            Config::SliceInMemory,
-            Config::SliceSpilled,
-            Config::File,
-            Config::ShortReadsSpilled,
-        ]
+        &[Config::SliceInMemory, Config::SliceSpilled, Config::File, Config::ShortReadsSpilled]
     };
     let first = run(case, &input, configs[0]);
     for &config in &configs[1..] {
@@ -189,35 +167,17 @@ fn check_case(case: &Case) -> Result<(), String> {
     }
     // The limits hold whatever the input.
     let limits = limits(case);
-    assert!(
-        first.bytes_extracted <= limits.max_cumulative_extract_size(),
-        "case {}: cumulative",
-        case.name
-    );
-    assert!(
-        first.max_part_size <= limits.max_extract_size(),
-        "case {}: part size",
-        case.name
-    );
-    assert!(
-        first.max_depth <= limits.max_extract_depth(),
-        "case {}: depth",
-        case.name
-    );
+    assert!(first.bytes_extracted <= limits.max_cumulative_extract_size(), "case {}: cumulative", case.name);
+    assert!(first.max_part_size <= limits.max_extract_size(), "case {}: part size", case.name);
+    assert!(first.max_depth <= limits.max_extract_depth(), "case {}: depth", case.name);
     let mut expected_codes = case.codes.clone();
     expected_codes.sort();
     let mismatch = expected_codes != first.codes
         || case.parts != first.parts
-        || case
-            .bytes_extracted
-            .is_some_and(|b| b != first.bytes_extracted)
+        || case.bytes_extracted.is_some_and(|b| b != first.bytes_extracted)
         || case.paths.as_ref().is_some_and(|p| *p != first.paths);
     if mismatch {
-        return Err(format!(
-            "case {} does not match the manifest; actual:\n{}",
-            case.name,
-            manifest_row(case, &first)
-        ));
+        return Err(format!("case {} does not match the manifest; actual:\n{}", case.name, manifest_row(case, &first)));
     }
     Ok(())
 }
@@ -227,11 +187,7 @@ fn every_corpus_case_has_its_expected_outcome_in_every_configuration() {
     let print = std::env::var_os("CORPUS_PRINT").is_some();
     let mut failures = Vec::new();
     let cases = corpus::cases();
-    assert!(
-        cases.len() >= 40,
-        "the manifest lost cases: {}",
-        cases.len()
-    );
+    assert!(cases.len() >= 40, "the manifest lost cases: {}", cases.len());
     for case in &cases {
         if let Err(message) = check_case(case) {
             if print {
@@ -240,34 +196,19 @@ fn every_corpus_case_has_its_expected_outcome_in_every_configuration() {
             failures.push(message);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
 #[test]
 fn every_generator_and_fixture_is_in_the_manifest() {
     let cases = corpus::cases();
     for name in corpus::generators::NAMES {
-        assert!(
-            cases.iter().any(|c| c.generator.as_deref() == Some(*name)),
-            "generator {name} has no manifest row"
-        );
+        assert!(cases.iter().any(|c| c.generator.as_deref() == Some(*name)), "generator {name} has no manifest row");
     }
     for entry in std::fs::read_dir(corpus::root().join("fixtures")).expect("fixtures dir") {
-        let name = entry
-            .expect("dir entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
+        let name = entry.expect("dir entry").file_name().to_string_lossy().into_owned();
         assert!(
-            cases
-                .iter()
-                .any(|c| c.fixture.as_deref() == Some(name.as_str())),
+            cases.iter().any(|c| c.fixture.as_deref() == Some(name.as_str())),
             "fixture {name} has no manifest row"
         );
     }

@@ -29,18 +29,11 @@ fn observe(decomposer: &Decomposer, input: &[u8]) -> Observed {
             max_child_size = max_child_size.max(part.size());
         }
         let mut all = Vec::new();
-        part.reader()
-            .and_then(|mut r| r.read_to_end(&mut all))
-            .expect("part bytes");
+        part.reader().and_then(|mut r| r.read_to_end(&mut all)).expect("part bytes");
         assert_eq!(all.len() as u64, part.size());
         true
     });
-    Observed {
-        report,
-        max_child_size,
-        max_depth,
-        parts,
-    }
+    Observed { report, max_child_size, max_depth, parts }
 }
 
 fn assert_within(limits: &Limits, observed: &Observed) {
@@ -55,27 +48,22 @@ fn assert_within(limits: &Limits, observed: &Observed) {
 }
 
 fn limits_strategy() -> impl Strategy<Value = Limits> {
-    (1u64..=6, 1u64..=200_000, 0u64..=400_000, 0u64..=50).prop_map(
-        |(depth, size, cumulative, files)| {
-            Limits::builder()
-                .max_extract_depth(depth)
-                .max_extract_size(size)
-                .max_cumulative_extract_size(cumulative)
-                .max_file_count(files)
-                .max_extract_time(0)
-                .build()
-                .expect("in range")
-        },
-    )
+    (1u64..=6, 1u64..=200_000, 0u64..=400_000, 0u64..=50).prop_map(|(depth, size, cumulative, files)| {
+        Limits::builder()
+            .max_extract_depth(depth)
+            .max_extract_size(size)
+            .max_cumulative_extract_size(cumulative)
+            .max_file_count(files)
+            .max_extract_time(0)
+            .build()
+            .expect("in range")
+    })
 }
 
 /// A file tree: names and contents. Contents mix text and a few binary bytes.
 fn tree_strategy() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
     prop::collection::vec(
-        (
-            "[a-z]{1,8}(/[a-z0-9_]{1,12}(\\.[a-z]{1,3})?){0,2}",
-            prop::collection::vec(any::<u8>(), 0..3000),
-        ),
+        ("[a-z]{1,8}(/[a-z0-9_]{1,12}(\\.[a-z]{1,3})?){0,2}", prop::collection::vec(any::<u8>(), 0..3000)),
         1..12,
     )
     .prop_map(|files| {
@@ -97,9 +85,7 @@ fn build_tar(files: &[(String, Vec<u8>)]) -> Vec<u8> {
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
         header.set_cksum();
-        builder
-            .append_data(&mut header, name, &bytes[..])
-            .expect("tar");
+        builder.append_data(&mut header, name, &bytes[..]).expect("tar");
     }
     builder.into_inner().expect("tar")
 }
@@ -147,10 +133,7 @@ fn leaves(input: &[u8], below: u32) -> (Report, Vec<(String, Vec<u8>)>) {
     let report = decomposer.decompose_bytes("archive", input, &mut |part: &Part<'_>| {
         if part.depth() > below && !part.file_type().is_container() {
             let name = part.path().names()[1 + below as usize..].join("/");
-            found.push((
-                name,
-                part.bytes().expect("small parts stay in memory").to_vec(),
-            ));
+            found.push((name, part.bytes().expect("small parts stay in memory").to_vec()));
         }
         true
     });

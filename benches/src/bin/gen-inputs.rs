@@ -8,9 +8,7 @@ use std::time::Instant;
 
 fn main() -> ExitCode {
     let mb = benches::bench_mb();
-    let dir = std::env::args_os()
-        .nth(1)
-        .map_or_else(|| benches::default_dir(mb), PathBuf::from);
+    let dir = std::env::args_os().nth(1).map_or_else(|| benches::default_dir(mb), PathBuf::from);
     let started = Instant::now();
     let inputs = match benches::ensure_inputs(&dir, mb) {
         Ok(inputs) => inputs,

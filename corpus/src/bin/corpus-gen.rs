@@ -9,11 +9,8 @@ fn main() {
         std::process::exit(2);
     };
     let names: Vec<String> = args.collect();
-    let chosen: Vec<&str> = if names.is_empty() {
-        corpus::generators::NAMES.to_vec()
-    } else {
-        names.iter().map(String::as_str).collect()
-    };
+    let chosen: Vec<&str> =
+        if names.is_empty() { corpus::generators::NAMES.to_vec() } else { names.iter().map(String::as_str).collect() };
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("corpus-gen: {}: {e}", dir.display());
         std::process::exit(1);

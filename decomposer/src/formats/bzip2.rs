@@ -10,15 +10,7 @@ use super::{Children, stream_child_name};
 use crate::content::ReadSeek;
 
 pub(crate) fn decompose(source: &mut dyn ReadSeek, parent_name: &str, children: &mut dyn Children) {
-    let name = stream_child_name(
-        parent_name,
-        &[
-            (".tbz2", ".tar"),
-            (".tbz", ".tar"),
-            (".bz2", ""),
-            (".bz", ""),
-        ],
-    );
+    let name = stream_child_name(parent_name, &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", ""), (".bz", "")]);
     let mut decoder = bzip2::bufread::MultiBzDecoder::new(BufReader::new(source));
     children.child(&name, &mut decoder);
 }

@@ -19,7 +19,7 @@ use flate2::bufread::GzDecoder;
 
 use super::{Children, stream_child_name, whole_input};
 use crate::codes::DecResult;
-use crate::content::ReadSeek;
+use crate::content::{Content, ReadSeek};
 
 /// The longest FNAME kept as the child's name.
 const MAX_NAME: usize = 1024;
@@ -35,10 +35,9 @@ pub(crate) fn decompose(
     if let Some(input) = whole_input(source, slice, (0, len), limit)
         && let Some(output) = single_member(&input, limit)
     {
-        let name = member_file_name(&input).unwrap_or_else(|| {
-            stream_child_name(parent_name, &[(".tgz", ".tar"), (".gz", ""), (".z", "")])
-        });
-        children.child_bytes(&name, output);
+        let name = member_file_name(&input)
+            .unwrap_or_else(|| stream_child_name(parent_name, &[(".tgz", ".tar"), (".gz", ""), (".z", "")]));
+        children.child_in_memory(&name, Content::Memory(output));
         return;
     }
     if source.seek(std::io::SeekFrom::Start(0)).is_err() {
@@ -50,14 +49,9 @@ pub(crate) fn decompose(
         Ok(head) => member_file_name(head),
         Err(_) => None,
     }
-    .unwrap_or_else(|| {
-        stream_child_name(parent_name, &[(".tgz", ".tar"), (".gz", ""), (".z", "")])
-    });
+    .unwrap_or_else(|| stream_child_name(parent_name, &[(".tgz", ".tar"), (".gz", ""), (".z", "")]));
     let trailing_garbage = Rc::new(Cell::new(false));
-    let mut members = Members {
-        decoder: Some(GzDecoder::new(input)),
-        trailing_garbage: Rc::clone(&trailing_garbage),
-    };
+    let mut members = Members { decoder: Some(GzDecoder::new(input)), trailing_garbage: Rc::clone(&trailing_garbage) };
     let extracted = children.child(&name, &mut members);
     if extracted.complete && trailing_garbage.get() {
         children.problem(DecResult::MalformedContainerDetected);
@@ -182,39 +176,26 @@ mod tests {
     #[test]
     fn single_member_whole_buffer_needs_an_exact_member() {
         let gz = |data: &[u8]| {
-            let mut encoder = flate2::GzBuilder::new()
-                .filename("x")
-                .comment("c")
-                .write(Vec::new(), flate2::Compression::fast());
+            let mut encoder =
+                flate2::GzBuilder::new().filename("x").comment("c").write(Vec::new(), flate2::Compression::fast());
             std::io::Write::write_all(&mut encoder, data).unwrap();
             encoder.finish().unwrap()
         };
         let one = gz(b"first member");
-        assert_eq!(
-            single_member(&one, 1000).as_deref(),
-            Some(&b"first member"[..])
-        );
+        assert_eq!(single_member(&one, 1000).as_deref(), Some(&b"first member"[..]));
         // Over the limit, two members (even with equal size and CRC), trailing bytes: not taken.
         assert_eq!(single_member(&one, 5), None);
-        assert_eq!(
-            single_member(&[one.clone(), one.clone()].concat(), 1000),
-            None
-        );
+        assert_eq!(single_member(&[one.clone(), one.clone()].concat(), 1000), None);
         assert_eq!(single_member(&[one.clone(), vec![0]].concat(), 1000), None);
     }
 
     #[test]
     fn file_name_from_header() {
-        let mut encoder = flate2::GzBuilder::new()
-            .filename("inner.tar")
-            .write(Vec::new(), flate2::Compression::fast());
+        let mut encoder = flate2::GzBuilder::new().filename("inner.tar").write(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut encoder, b"x").unwrap();
         let gz = encoder.finish().unwrap();
         assert_eq!(member_file_name(&gz).as_deref(), Some("inner.tar"));
         assert_eq!(member_file_name(&[0x1f, 0x8b, 8, 0]), None);
-        assert_eq!(
-            member_file_name(&[0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 0, b'a']),
-            None
-        );
+        assert_eq!(member_file_name(&[0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 0, b'a']), None);
     }
 }

@@ -2,7 +2,7 @@
 //! reader; it never recurses, never detects types and never checks a limit (the walk and its Budget do).
 //!
 //! # Adding a format
-//! 1. A module here with one entry point, `pub(crate) fn decompose(source, len, parent_name, children)`,
+//! 1. A module here with one entry point, `pub(crate) fn decompose(source, ..., children)`,
 //!    whose doc says which specification it follows, whether it streams or needs random access, and which
 //!    [`DecResult`] codes it reports through [`Children::problem`]. Problems in the input are codes, never
 //!    `Err` and never a panic; keep going after a damaged piece whenever a later piece can still be read.
@@ -12,7 +12,7 @@
 use std::io::Read;
 
 use crate::codes::DecResult;
-use crate::content::ReadSeek;
+use crate::content::{Content, ReadSeek};
 use crate::detect::FileType;
 
 pub(crate) mod bzip2;
@@ -25,10 +25,11 @@ pub(crate) mod zip;
 pub(crate) trait Children {
     /// Extracts one child from `data` through the Budget and walks it before returning.
     fn child(&mut self, name: &str, data: &mut dyn Read) -> Extracted;
-    /// Hands on a child that the format already decoded into memory (a whole-buffer inflate); the Budget
-    /// counts it like any other child.
-    fn child_bytes(&mut self, name: &str, bytes: Vec<u8>) -> Extracted;
-    /// The largest output a format may decode into one buffer for [`Children::child_bytes`]: what the
+    /// Hands on a child the format already holds in memory: `Content::Memory` for a buffer it decoded (a
+    /// whole-buffer inflate), `Content::Borrowed` for a range of the container's own bytes when they are in
+    /// RAM (a tar member, a stored zip entry), which is then not copied. The Budget counts it like any other.
+    fn child_in_memory(&mut self, name: &str, content: Content<'_>) -> Extracted;
+    /// The largest output a format may decode into one buffer for [`Children::child_in_memory`]: what the
     /// limits still allow for one child, and no more than the walk would hold in RAM.
     fn whole_buffer_limit(&self) -> u64;
     /// Reports a problem of the container being opened.
@@ -57,7 +58,7 @@ pub(crate) fn open(
 ) {
     match file_type {
         FileType::Zip => zip::decompose(source, slice, len, children),
-        FileType::Tar => tar::decompose(source, len, children),
+        FileType::Tar => tar::decompose(source, slice, len, children),
         FileType::Gzip => gzip::decompose(source, slice, len, parent_name, children),
         FileType::Bzip2 => bzip2::decompose(source, parent_name, children),
         FileType::Xz => xz::decompose(source, parent_name, children),
@@ -89,9 +90,7 @@ pub(crate) fn whole_input<'a>(
 ) -> Option<std::borrow::Cow<'a, [u8]>> {
     let (start, end) = range;
     if let Some(bytes) = slice {
-        return bytes
-            .get(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
-            .map(std::borrow::Cow::Borrowed);
+        return bytes.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?).map(std::borrow::Cow::Borrowed);
     }
     let len = end.checked_sub(start)?;
     if len > limit {

@@ -22,7 +22,7 @@ use tar::{EntryType, Header};
 
 use super::{Children, read_full};
 use crate::codes::DecResult;
-use crate::content::ReadSeek;
+use crate::content::{Content, ReadSeek};
 use crate::detect::is_tar_header;
 
 /// The most bytes of a pax header or GNU long name that are read; the rest is skipped and reported.
@@ -36,34 +36,27 @@ struct Pending {
     size: Option<u64>,
 }
 
-pub(crate) fn decompose(source: &mut dyn ReadSeek, len: u64, children: &mut dyn Children) {
+pub(crate) fn decompose(source: &mut dyn ReadSeek, slice: Option<&[u8]>, len: u64, children: &mut dyn Children) {
     let mut reader = BufReader::with_capacity(64 * 1024, source);
-    let mut tar = TarWalk {
-        offset: 0,
-        len,
-        damaged_from: None,
-        pending: Pending::default(),
-    };
+    let mut tar = TarWalk { offset: 0, len, slice, damaged_from: None, pending: Pending::default() };
     if tar.run(&mut reader, children).is_err() {
         children.problem(DecResult::ContainerAccessFailed);
     }
 }
 
-struct TarWalk {
+struct TarWalk<'a> {
     /// Offset of the next block to read; `reader` is always positioned there between members.
     offset: u64,
     len: u64,
+    /// The archive's bytes when they are in RAM: members are then handed on as ranges of it, not copied.
+    slice: Option<&'a [u8]>,
     /// Start of a stretch of blocks that are neither headers nor zero blocks.
     damaged_from: Option<u64>,
     pending: Pending,
 }
 
-impl TarWalk {
-    fn run(
-        &mut self,
-        reader: &mut BufReader<&mut dyn ReadSeek>,
-        children: &mut dyn Children,
-    ) -> io::Result<()> {
+impl TarWalk<'_> {
+    fn run(&mut self, reader: &mut BufReader<&mut dyn ReadSeek>, children: &mut dyn Children) -> io::Result<()> {
         let mut block = [0u8; BLOCK as usize];
         loop {
             if children.stopped() {
@@ -91,11 +84,7 @@ impl TarWalk {
                     children.problem(DecResult::MalformedContainerDetected);
                     // A damaged header is skipped; anything else starts the stretch.
                     let looks_like_header = &block[257..262] == b"ustar";
-                    self.damaged_from = Some(if looks_like_header {
-                        self.offset
-                    } else {
-                        header_at
-                    });
+                    self.damaged_from = Some(if looks_like_header { self.offset } else { header_at });
                 }
                 continue;
             }
@@ -120,10 +109,7 @@ impl TarWalk {
             return Ok(());
         }
         reader.seek(SeekFrom::Start(start))?;
-        children.child(
-            &format!("#offset-{start}"),
-            &mut reader.by_ref().take(end - start),
-        );
+        children.child(&format!("#offset-{start}"), &mut reader.by_ref().take(end - start));
         reader.seek(SeekFrom::Start(self.offset))?;
         Ok(())
     }
@@ -156,10 +142,7 @@ impl TarWalk {
         match entry_type {
             EntryType::GNULongName => {
                 let mut name = Vec::new();
-                consumed = reader
-                    .by_ref()
-                    .take(size.min(MAX_METADATA))
-                    .read_to_end(&mut name)? as u64;
+                consumed = reader.by_ref().take(size.min(MAX_METADATA)).read_to_end(&mut name)? as u64;
                 if size > MAX_METADATA {
                     children.problem(DecResult::MalformedContainerDetected);
                 }
@@ -169,10 +152,7 @@ impl TarWalk {
             }
             EntryType::XHeader => {
                 let mut records = Vec::new();
-                consumed = reader
-                    .by_ref()
-                    .take(size.min(MAX_METADATA))
-                    .read_to_end(&mut records)? as u64;
+                consumed = reader.by_ref().take(size.min(MAX_METADATA)).read_to_end(&mut records)? as u64;
                 if size > MAX_METADATA {
                     children.problem(DecResult::MalformedContainerDetected);
                 }
@@ -180,11 +160,7 @@ impl TarWalk {
             }
             EntryType::GNULongLink | EntryType::XGlobalHeader => {}
             _ => {
-                let name = self
-                    .pending
-                    .path
-                    .take()
-                    .unwrap_or_else(|| header.path_bytes().into_owned());
+                let name = self.pending.path.take().unwrap_or_else(|| header.path_bytes().into_owned());
                 self.pending = Pending::default();
                 let carries_data = !matches!(
                     entry_type,
@@ -202,12 +178,18 @@ impl TarWalk {
                     children.problem(DecResult::FileSplitAcrossContainers);
                 }
                 if size > 0 || carries_data {
-                    let mut counted = Counted {
-                        inner: reader.by_ref().take(size),
-                        count: 0,
-                    };
-                    children.child(&String::from_utf8_lossy(&name), &mut counted);
-                    consumed = counted.count;
+                    let name = String::from_utf8_lossy(&name);
+                    let range = usize::try_from(data_start).ok().zip(usize::try_from(data_start + size).ok());
+                    match self.slice.zip(range).and_then(|(bytes, (start, end))| bytes.get(start..end)) {
+                        Some(member) => {
+                            children.child_in_memory(&name, Content::Borrowed(member));
+                        }
+                        None => {
+                            let mut counted = Counted { inner: reader.by_ref().take(size), count: 0 };
+                            children.child(&name, &mut counted);
+                            consumed = counted.count;
+                        }
+                    }
                 }
             }
         }
@@ -225,10 +207,7 @@ impl TarWalk {
             };
             match record.key_bytes() {
                 b"path" => self.pending.path = Some(record.value_bytes().to_vec()),
-                b"size" => match std::str::from_utf8(record.value_bytes())
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                {
+                b"size" => match std::str::from_utf8(record.value_bytes()).ok().and_then(|v| v.parse().ok()) {
                     Some(size) => self.pending.size = Some(size),
                     None => children.problem(DecResult::MalformedContainerDetected),
                 },

@@ -28,9 +28,9 @@ use std::io::{self, BufRead, BufReader, Read, SeekFrom};
 
 use liblzma::stream::{Filters, Stream};
 
-use super::{Children, read_full};
+use super::{Children, Extracted, read_full};
 use crate::codes::DecResult;
-use crate::content::ReadSeek;
+use crate::content::{Content, ReadSeek};
 
 const LOCAL_HEADER: [u8; 4] = *b"PK\x03\x04";
 const CENTRAL_HEADER: [u8; 4] = *b"PK\x01\x02";
@@ -66,13 +66,10 @@ pub(crate) fn locate(source: &mut dyn ReadSeek, len: u64) -> Option<Directory> {
     let tail_start = len.saturating_sub(END_RECORD_SEARCH);
     let mut tail = Vec::new();
     source.seek(SeekFrom::Start(tail_start)).ok()?;
-    Read::take(&mut *source, len - tail_start)
-        .read_to_end(&mut tail)
-        .ok()?;
+    Read::take(&mut *source, len - tail_start).read_to_end(&mut tail).ok()?;
     // The last end record whose comment fits in what follows it.
-    let position = memchr::memmem::rfind_iter(&tail, &END_RECORD).find(|&i| {
-        u16_at(&tail, i + 20).is_some_and(|comment| i + 22 + usize::from(comment) <= tail.len())
-    })?;
+    let position = memchr::memmem::rfind_iter(&tail, &END_RECORD)
+        .find(|&i| u16_at(&tail, i + 20).is_some_and(|comment| i + 22 + usize::from(comment) <= tail.len()))?;
     let record = &tail[position..];
     let end_at = tail_start + position as u64;
     let disk = u16_at(record, 4)?;
@@ -105,9 +102,8 @@ pub(crate) fn locate(source: &mut dyn ReadSeek, len: u64) -> Option<Directory> {
     }
     let expected_start = end.checked_sub(cd_size)?;
     let empty = declared_entries == 0 && cd_size == 0;
-    let is_central = |source: &mut dyn ReadSeek, at: u64| {
-        read_exact_at(source, at, 4).is_some_and(|sig| sig == CENTRAL_HEADER)
-    };
+    let is_central =
+        |source: &mut dyn ReadSeek, at: u64| read_exact_at(source, at, 4).is_some_and(|sig| sig == CENTRAL_HEADER);
     let (start, shift) = if empty {
         (expected_start, expected_start.saturating_sub(cd_offset))
     } else if cd_offset < end && is_central(source, cd_offset) {
@@ -117,13 +113,7 @@ pub(crate) fn locate(source: &mut dyn ReadSeek, len: u64) -> Option<Directory> {
     } else {
         return None;
     };
-    Some(Directory {
-        start,
-        end,
-        declared_entries,
-        shift,
-        multi_disk,
-    })
+    Some(Directory { start, end, declared_entries, shift, multi_disk })
 }
 
 /// One entry, from the central directory or from a local header found by scanning.
@@ -150,12 +140,7 @@ impl Entry {
     }
 }
 
-pub(crate) fn decompose(
-    source: &mut dyn ReadSeek,
-    slice: Option<&[u8]>,
-    len: u64,
-    children: &mut dyn Children,
-) {
+pub(crate) fn decompose(source: &mut dyn ReadSeek, slice: Option<&[u8]>, len: u64, children: &mut dyn Children) {
     if let Err(error) = decompose_inner(source, slice, len, children) {
         tracing::debug!(%error, "zip container read failed");
         children.problem(DecResult::ContainerAccessFailed);
@@ -218,10 +203,7 @@ fn read_central_directory(
     children: &mut dyn Children,
 ) -> io::Result<Vec<Entry>> {
     source.seek(SeekFrom::Start(directory.start))?;
-    let mut reader = BufReader::new(Read::take(
-        &mut *source,
-        directory.end.saturating_sub(directory.start),
-    ));
+    let mut reader = BufReader::new(Read::take(&mut *source, directory.end.saturating_sub(directory.start)));
     let mut entries = Vec::new();
     let mut fixed = [0u8; 46];
     loop {
@@ -234,8 +216,7 @@ fn read_central_directory(
             break;
         }
         let field16 = |at| u16::from_le_bytes([fixed[at], fixed[at + 1]]);
-        let field32 =
-            |at| u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]]);
+        let field32 = |at| u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]]);
         let name_len = usize::from(field16(28));
         let extra_len = usize::from(field16(30));
         let comment_len = usize::from(field16(32));
@@ -302,11 +283,7 @@ struct LocalHeader {
     data_start: u64,
 }
 
-fn parse_local_header(
-    source: &mut dyn ReadSeek,
-    at: u64,
-    len: u64,
-) -> io::Result<Option<LocalHeader>> {
+fn parse_local_header(source: &mut dyn ReadSeek, at: u64, len: u64) -> io::Result<Option<LocalHeader>> {
     let Some(fixed) = read_exact_at(source, at, 30) else {
         return Ok(None);
     };
@@ -319,8 +296,7 @@ fn parse_local_header(
     if data_start > len {
         return Ok(None);
     }
-    let variable =
-        read_exact_at(source, at + 30, (name_len + extra_len) as usize).unwrap_or_default();
+    let variable = read_exact_at(source, at + 30, (name_len + extra_len) as usize).unwrap_or_default();
     let (name, extra) = variable.split_at((name_len as usize).min(variable.len()));
     let mut sizes = Entry {
         name: String::new(),
@@ -361,8 +337,7 @@ fn read_local_header(
         return Ok(());
     };
     let mut disagree = local.method != entry.method
-        || local.name != entry.name.as_bytes()
-            && String::from_utf8_lossy(&local.name) != entry.name
+        || local.name != entry.name.as_bytes() && String::from_utf8_lossy(&local.name) != entry.name
         || (local.flags & FLAG_ENCRYPTED) != (entry.flags & FLAG_ENCRYPTED);
     let mut compressed = entry.compressed_size;
     if local.flags & FLAG_DATA_DESCRIPTOR == 0 {
@@ -394,10 +369,7 @@ fn find_hidden_entries(
 ) -> io::Result<Vec<Entry>> {
     let mut claimed: Vec<(u64, u64)> = entries
         .iter()
-        .filter_map(|e| {
-            e.data
-                .map(|(_, end)| (e.local_header_at, end.max(e.local_header_at + 30)))
-        })
+        .filter_map(|e| e.data.map(|(_, end)| (e.local_header_at, end.max(e.local_header_at + 30))))
         .collect();
     if let Some(directory) = directory {
         claimed.push((directory.start, len));
@@ -422,17 +394,13 @@ fn find_hidden_entries(
             let Some(local) = parse_local_header(source, at, len)? else {
                 continue;
             };
-            let data_end = if local.flags & FLAG_DATA_DESCRIPTOR != 0 && local.compressed_size == 0
-            {
+            let data_end = if local.flags & FLAG_DATA_DESCRIPTOR != 0 && local.compressed_size == 0 {
                 // The size is after the data: stop at the next signature (self-terminating methods stop
                 // by themselves earlier).
                 let next = find_signature(source, local.data_start, gap_end, &LOCAL_HEADER)?;
                 next.unwrap_or(gap_end)
             } else {
-                local
-                    .data_start
-                    .saturating_add(local.compressed_size)
-                    .min(len)
+                local.data_start.saturating_add(local.compressed_size).min(len)
             };
             hidden.push(Entry {
                 name: String::from_utf8_lossy(&local.name).into_owned(),
@@ -453,12 +421,7 @@ fn find_hidden_entries(
 }
 
 /// The first offset of `signature` in `[from, to)`, reading in chunks.
-fn find_signature(
-    source: &mut dyn ReadSeek,
-    from: u64,
-    to: u64,
-    signature: &[u8; 4],
-) -> io::Result<Option<u64>> {
+fn find_signature(source: &mut dyn ReadSeek, from: u64, to: u64, signature: &[u8; 4]) -> io::Result<Option<u64>> {
     const WINDOW: usize = 1024 * 1024;
     let finder = memchr::memmem::Finder::new(signature);
     let mut buffer = vec![0; WINDOW];
@@ -482,9 +445,7 @@ fn find_signature(
 /// Marks the entries whose data begins inside the data of an entry that begins earlier (or at the same
 /// place, listed earlier), and entries that repeat a local header already used.
 fn overlapping_entries(entries: &[Entry]) -> Vec<bool> {
-    let mut order: Vec<usize> = (0..entries.len())
-        .filter(|&i| entries[i].data.is_some())
-        .collect();
+    let mut order: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].data.is_some()).collect();
     order.sort_by_key(|&i| (entries[i].data.map_or(0, |(start, _)| start), i));
     let mut overlapping = vec![false; entries.len()];
     let mut covered_until = 0u64;
@@ -523,22 +484,19 @@ fn extract(
         children.problem(DecResult::EncryptedContainerDetected);
         return Ok(());
     }
-    let name = if entry.name.is_empty() {
-        format!("#{}", index + 1)
-    } else {
-        entry.name.clone()
+    let name = if entry.name.is_empty() { format!("#{}", index + 1) } else { entry.name.clone() };
+    // In RAM, a deflate entry of declared size is inflated whole and a stored entry is not copied at all.
+    let in_memory = match entry.method {
+        8 => inflate_whole(source, slice, entry, children.whole_buffer_limit()).map(Content::Memory),
+        0 => slice
+            .and_then(|bytes| bytes.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?))
+            .map(Content::Borrowed),
+        _ => None,
     };
-    if entry.method == 8
-        && let Some(output) = inflate_whole(source, slice, entry, children.whole_buffer_limit())
-    {
-        let crc_matches = crc32fast::hash(&output) == entry.crc;
-        let extracted = children.child_bytes(&name, output);
-        if extracted.complete
-            && !crc_matches
-            && !(entry.hidden && entry.flags & FLAG_DATA_DESCRIPTOR != 0)
-        {
-            children.problem(DecResult::MalformedContainerDetected);
-        }
+    if let Some(content) = in_memory {
+        let (crc, len) = (crc32fast::hash(content.as_slice().unwrap_or_default()), content.len());
+        let extracted = children.child_in_memory(&name, content);
+        check_crc_and_size(entry, extracted, crc, len, children);
         return Ok(());
     }
     source.seek(SeekFrom::Start(start))?;
@@ -563,46 +521,36 @@ fn extract(
                 return Ok(());
             }
         },
-        95 => {
-            match Stream::new_stream_decoder(super::xz::MEMORY_LIMIT, liblzma::stream::CONCATENATED)
-            {
-                Ok(stream) => Box::new(liblzma::bufread::XzDecoder::new_stream(raw, stream)),
-                Err(_) => {
-                    children.problem(DecResult::FileExtractFailed);
-                    return Ok(());
-                }
+        95 => match Stream::new_stream_decoder(super::xz::MEMORY_LIMIT, liblzma::stream::CONCATENATED) {
+            Ok(stream) => Box::new(liblzma::bufread::XzDecoder::new_stream(raw, stream)),
+            Err(_) => {
+                children.problem(DecResult::FileExtractFailed);
+                return Ok(());
             }
-        }
+        },
         _ => {
             children.problem(DecResult::ContainerUnknownAlgorithm);
             return Ok(());
         }
     };
-    let mut checked = Checked {
-        inner: &mut decoder,
-        hasher: crc32fast::Hasher::new(),
-        bytes: 0,
-    };
+    let mut checked = Checked { inner: &mut decoder, hasher: crc32fast::Hasher::new(), bytes: 0 };
     let extracted = children.child(&name, &mut checked);
-    if extracted.complete {
-        let crc = checked.hasher.finalize();
-        // Hidden entries written with a data descriptor carry no CRC or size in their local header.
-        let sizes_known = !(entry.hidden && entry.flags & FLAG_DATA_DESCRIPTOR != 0);
-        if sizes_known && (crc != entry.crc || checked.bytes != entry.uncompressed_size) {
-            children.problem(DecResult::MalformedContainerDetected);
-        }
-    }
+    check_crc_and_size(entry, extracted, checked.hasher.finalize(), checked.bytes, children);
     Ok(())
+}
+
+/// Reports an entry extracted whole whose CRC or size is not the declared one.
+fn check_crc_and_size(entry: &Entry, extracted: Extracted, crc: u32, len: u64, children: &mut dyn Children) {
+    // Hidden entries written with a data descriptor carry no CRC or size in their local header.
+    let declared = !(entry.hidden && entry.flags & FLAG_DATA_DESCRIPTOR != 0);
+    if extracted.complete && declared && (crc != entry.crc || len != entry.uncompressed_size) {
+        children.problem(DecResult::MalformedContainerDetected);
+    }
 }
 
 /// A deflate entry inflated in one call, when its declared size fits `limit` and it produces exactly that
 /// many bytes; `None` sends the entry down the streaming path, which handles every other case.
-fn inflate_whole(
-    source: &mut dyn ReadSeek,
-    slice: Option<&[u8]>,
-    entry: &Entry,
-    limit: u64,
-) -> Option<Vec<u8>> {
+fn inflate_whole(source: &mut dyn ReadSeek, slice: Option<&[u8]>, entry: &Entry, limit: u64) -> Option<Vec<u8>> {
     if entry.uncompressed_size > limit {
         return None;
     }

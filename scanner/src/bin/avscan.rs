@@ -7,11 +7,7 @@ use clap::{Parser, Subcommand};
 use decomposer::{Decomposer, Limits, Part};
 
 #[derive(Parser)]
-#[command(
-    name = "avscan",
-    version,
-    about = "Content-scanning core: decomposer and signature scanner"
-)]
+#[command(name = "avscan", version, about = "Content-scanning core: decomposer and signature scanner")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,11 +64,7 @@ impl LimitArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Decompose {
-            paths,
-            limits,
-            prefer_mem,
-        } => {
+        Command::Decompose { paths, limits, prefer_mem } => {
             let limits = match limits.limits() {
                 Ok(limits) => limits,
                 Err(error) => {
@@ -80,10 +72,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let decomposer = Decomposer::builder()
-                .limits(limits)
-                .prefer_mem(prefer_mem)
-                .build();
+            let decomposer = Decomposer::builder().limits(limits).prefer_mem(prefer_mem).build();
             let mut status = ExitCode::SUCCESS;
             for path in paths {
                 let mut print = |part: &Part<'_>| {
@@ -93,11 +82,7 @@ fn main() -> ExitCode {
                         part.path().to_string().escape_debug(),
                         part.file_type(),
                         part.size(),
-                        if part.is_truncated() {
-                            ", truncated"
-                        } else {
-                            ""
-                        }
+                        if part.is_truncated() { ", truncated" } else { "" }
                     );
                     true
                 };
