@@ -398,7 +398,8 @@ fn find_hidden_entries(
                 // The size is after the data: stop at the next signature (self-terminating methods stop
                 // by themselves earlier).
                 let next = find_signature(source, local.data_start, gap_end, &LOCAL_HEADER)?;
-                next.unwrap_or(gap_end)
+                // The header's name and extra field may run past the gap: the range is then empty.
+                next.unwrap_or(gap_end).max(local.data_start)
             } else {
                 local.data_start.saturating_add(local.compressed_size).min(len)
             };
@@ -500,7 +501,7 @@ fn extract(
         return Ok(());
     }
     source.seek(SeekFrom::Start(start))?;
-    let raw = BufReader::with_capacity(64 * 1024, Read::take(&mut *source, end - start));
+    let raw = BufReader::with_capacity(64 * 1024, Read::take(&mut *source, end.saturating_sub(start)));
     let mut decoder: Box<dyn Read + '_> = match entry.method {
         0 => Box::new(raw),
         8 => Box::new(flate2::bufread::DeflateDecoder::new(raw)),
