@@ -143,11 +143,15 @@ impl Decomposer {
     /// Walks the file at `path`, named by its file name. The file is read in place, not copied.
     ///
     /// # Errors
-    /// When the file cannot be opened or its size read.
+    /// When the file cannot be opened or its size read, or it is not a regular file.
     pub fn decompose_file(&self, path: &Path, sink: &mut dyn PartSink) -> Result<Report, Error> {
         let io_error = |source| Error::Read { what: path.display().to_string(), source };
         let file = File::open(path).map_err(io_error)?;
-        let len = file.metadata().map_err(io_error)?.len();
+        let metadata = file.metadata().map_err(io_error)?;
+        if !metadata.is_file() {
+            return Err(io_error(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
+        }
+        let len = metadata.len();
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         Ok(self.walk(&name, &Content::File { file, len }, sink))
     }
@@ -463,6 +467,16 @@ mod tests {
         // The container itself was handed on; no child was extracted after the deadline.
         assert_eq!(names, ["in.zip"]);
         assert_eq!(report.bytes_extracted, 0);
+    }
+
+    #[test]
+    fn a_directory_is_refused_with_its_path() {
+        let dir = std::env::temp_dir();
+        let error = Decomposer::default().decompose_file(&dir, &mut |_: &Part<'_>| true).unwrap_err();
+        assert_eq!(error.to_string(), format!("cannot read {}: not a regular file", dir.display()));
+        let missing = dir.join("no-such-file-here");
+        let error = Decomposer::default().decompose_file(&missing, &mut |_: &Part<'_>| true).unwrap_err();
+        assert!(error.to_string().starts_with(&format!("cannot read {}: ", missing.display())), "{error}");
     }
 
     #[test]
