@@ -283,6 +283,8 @@ impl Walk<'_> {
             self.stop = true;
             return;
         }
+        // After a walk-wide limit (or the sink) stopped the walk, a part is still matched but not opened:
+        // opening it would extract more.
         if !file_type.is_container() || self.stop {
             return;
         }
@@ -302,24 +304,38 @@ impl Walk<'_> {
         formats::open(file_type, &mut source, content.as_slice(), content.len(), &parent_name, &mut children);
     }
 
-    /// Extracts one child through the budget and walks it.
-    fn child(&mut self, name: &str, data: &mut dyn Read, depth: u32) -> Extracted {
+    /// Admits one more child named `name` (file count, deadline) and enters its place in the path; `false`
+    /// when the walk has stopped or a limit refuses it.
+    fn enter_child(&mut self, name: &str) -> bool {
         if self.stop {
-            return Extracted { complete: false, bytes: 0 };
+            return false;
         }
-        if let Err(code) = self.budget.admit_file() {
+        if let Err(code) = self.budget.admit_file().and_then(|()| self.budget.check_deadline()) {
             self.record(code);
             self.stop = true;
-            return Extracted { complete: false, bytes: 0 };
+            return false;
         }
         self.path.push(truncate_name(name));
+        true
+    }
+
+    /// Records the limit that cut a child; every limit but the per-child size stops the whole walk.
+    fn cut_by(&mut self, code: DecResult) {
+        self.record(code);
+        self.stop |= code != DecResult::MaximumExtractSizeExceeded;
+    }
+
+    /// Extracts one child through the budget into a spool, walks it and leaves its place in the path.
+    fn child(&mut self, name: &str, data: &mut dyn Read, depth: u32) -> Extracted {
+        if !self.enter_child(name) {
+            return Extracted { complete: false, bytes: 0 };
+        }
         let mut spool = Spool::new(self.spill_threshold);
         let mut len = 0u64;
         let mut complete = false;
         loop {
             if let Err(code) = self.budget.check_deadline() {
-                self.record(code);
-                self.stop = true;
+                self.cut_by(code);
                 break;
             }
             let n = match data.read(&mut self.buffer) {
@@ -343,49 +359,30 @@ impl Walk<'_> {
             }
             len += grant.bytes as u64;
             if let Some(code) = grant.cut_by {
-                self.record(code);
-                if code != DecResult::MaximumExtractSizeExceeded {
-                    self.stop = true;
-                }
+                self.cut_by(code);
                 break;
             }
         }
-        self.walk_child(&spool.finish(), depth, complete);
+        self.node(&spool.finish(), depth, !complete, None);
+        self.path.pop();
         Extracted { complete, bytes: len }
     }
 
     /// Hands on a child a format already holds in memory (decoded into a buffer, or a range of the
     /// container's own bytes), through the same Budget checks as a streamed one.
     fn child_in_memory(&mut self, name: &str, content: Content<'_>, depth: u32) -> Extracted {
-        if self.stop {
+        if !self.enter_child(name) {
             return Extracted { complete: false, bytes: 0 };
         }
-        if let Err(code) = self.budget.admit_file().and_then(|()| self.budget.check_deadline()) {
-            self.record(code);
-            self.stop = true;
-            return Extracted { complete: false, bytes: 0 };
-        }
-        self.path.push(truncate_name(name));
-        let wanted = usize::try_from(content.len()).unwrap_or(usize::MAX);
-        let grant = self.budget.grant(0, wanted);
+        let grant = self.budget.grant(0, usize::try_from(content.len()).unwrap_or(usize::MAX));
         let content = content.truncated(grant.bytes);
         if let Some(code) = grant.cut_by {
-            self.record(code);
-            self.stop |= code != DecResult::MaximumExtractSizeExceeded;
+            self.cut_by(code);
         }
         let complete = grant.cut_by.is_none();
-        let len = content.len();
-        self.walk_child(&content, depth, complete);
-        Extracted { complete, bytes: len }
-    }
-
-    /// Walks an extracted child, then leaves its place in the path. The child's name is already pushed.
-    fn walk_child(&mut self, content: &Content<'_>, depth: u32, complete: bool) {
-        let stop_after = self.stop;
-        // A child cut by a walk-wide limit is still matched, but not opened: that would extract more.
-        self.node(content, depth, !complete, None);
-        self.stop |= stop_after;
+        self.node(&content, depth, !complete, None);
         self.path.pop();
+        Extracted { complete, bytes: content.len() }
     }
 
     /// See [`Children::whole_buffer_limit`].
