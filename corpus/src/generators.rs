@@ -28,6 +28,7 @@ pub const NAMES: &[&str] = &[
     "tar-truncated",
     "tar-damaged-header",
     "tar-directory-hiding-data",
+    "tar-damaged-header-zero-run",
     "gzip-multimember",
     "gzip-truncated",
     "gzip-corrupt",
@@ -172,6 +173,14 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             let mut tar = tar(&[("a.txt", &other[..]), ("b.zip", &zip_inside[..]), ("c.txt", &doc[..])]);
             let second_header = 512 + other.len().div_ceil(512) * 512;
             tar[second_header + 10] ^= 0x55; // the name changes, the checksum no longer matches
+            tar
+        }
+        // The damaged member's data has whole zero blocks in it: the stretch handed on goes through them, so
+        // the member comes out in one piece (1024 + 2048 + 1024 bytes) rather than cut at the zeros.
+        "tar-damaged-header-zero-run" => {
+            let member = [text(7, 1024), vec![0; 2048], text(8, 1024)].concat();
+            let mut tar = tar(&[("first.txt", &doc[..1024]), ("zeros.bin", &member[..]), ("last.txt", &other[..])]);
+            tar[1024 + 512 + 3] ^= 0x20; // the second header's name, so its checksum fails
             tar
         }
         // A directory entry that declares a size: the "data" is a whole tar member that the tar crate would

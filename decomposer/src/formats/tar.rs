@@ -5,8 +5,8 @@
 //! controls: it advances by each header's size whatever the entry type and stops at the first bad checksum.
 //! Here:
 //! - a block whose checksum is wrong is `DEC_RESULT_MALFORMED_CONTAINER_DETECTED`; the walk goes on block by
-//!   block until the next valid header, and the stretch in between is handed on as a child named
-//!   `#offset-N`, so a member whose header was damaged is still extracted and opened;
+//!   block until the next valid header, and the stretch in between (zero blocks included) is handed on as a
+//!   child named `#offset-N`, so a member whose header was damaged is still extracted and opened;
 //! - a member whose type should carry no data (link, device, fifo, directory) but declares a size has that
 //!   data handed on as a child too (a header hidden there is found, since the child is itself detected as
 //!   tar), and the mismatch is reported as malformed;
@@ -76,7 +76,8 @@ impl TarWalk<'_> {
             let header_at = self.offset;
             self.offset += BLOCK;
             if block.iter().all(|&b| b == 0) {
-                self.flush_damaged(reader, header_at, children)?;
+                // Zero blocks end the archive, or sit inside a damaged member's data: a damaged stretch
+                // goes on through them, so that a member is not cut in pieces at its runs of zeros.
                 continue;
             }
             if !is_tar_header(&block) {
@@ -108,10 +109,23 @@ impl TarWalk<'_> {
         if start >= end {
             return Ok(());
         }
-        reader.seek(SeekFrom::Start(start))?;
-        children.child(&format!("#offset-{start}"), &mut reader.by_ref().take(end - start));
-        reader.seek(SeekFrom::Start(self.offset))?;
+        let name = format!("#offset-{start}");
+        match self.member_bytes(start, end) {
+            Some(stretch) => {
+                children.child_in_memory(&name, Content::Borrowed(stretch));
+            }
+            None => {
+                reader.seek(SeekFrom::Start(start))?;
+                children.child(&name, &mut reader.by_ref().take(end - start));
+                reader.seek(SeekFrom::Start(self.offset))?;
+            }
+        }
         Ok(())
+    }
+
+    /// Bytes `start..end` of the archive, when it is in RAM.
+    fn member_bytes(&self, start: u64, end: u64) -> Option<&'_ [u8]> {
+        self.slice?.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
     }
 
     fn member(
@@ -179,8 +193,7 @@ impl TarWalk<'_> {
                 }
                 if size > 0 || carries_data {
                     let name = String::from_utf8_lossy(&name);
-                    let range = usize::try_from(data_start).ok().zip(usize::try_from(data_start + size).ok());
-                    match self.slice.zip(range).and_then(|(bytes, (start, end))| bytes.get(start..end)) {
+                    match self.member_bytes(data_start, data_start + size) {
                         Some(member) => {
                             children.child_in_memory(&name, Content::Borrowed(member));
                         }
