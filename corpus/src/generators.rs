@@ -17,6 +17,7 @@ pub const NAMES: &[&str] = &[
     "zip-unknown-method",
     "zip-hidden-entry",
     "zip-disagreeing-sizes",
+    "zip-size-covering-hidden-entry",
     "zip-duplicate-alias",
     "zip-empty",
     "zip-truncated",
@@ -107,6 +108,16 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             ..Entry::stored("real-name.txt", &doc)
         }])
         .build(),
+        // The central record of a stored entry claims a size that also covers the next local header and its
+        // deflate data, which the central directory does not list: the covering entry is extracted with the
+        // larger size, and the covered entry is still found and inflated.
+        "zip-size-covering-hidden-entry" => {
+            let hidden = Entry { in_central: false, ..Entry::deflated("hidden.txt", &other) };
+            let covered = 30 + hidden.name.len() + hidden.data.len();
+            let cover = Entry::stored("cover.txt", &doc);
+            let cover = Entry { central_compressed_size: Some((cover.data.len() + covered) as u64), ..cover };
+            ZipBuilder::new(vec![cover, hidden, Entry::stored("listed.txt", b"tail")]).build()
+        }
         "zip-duplicate-alias" => {
             let mut zip = ZipBuilder::new(vec![Entry::deflated("a.txt", &doc)]);
             zip.aliases = vec![(0, "b.txt".into()), (0, "c.txt".into())];

@@ -9,8 +9,9 @@
 //! 2. each central entry's local header, compared with it: a missing local header, another method, name or
 //!    sizes are `DEC_RESULT_MALFORMED_CONTAINER_DETECTED`; the larger of two disagreeing sizes is used, so that
 //!    no byte one view claims is left out;
-//! 3. the bytes no central entry claims are searched for local headers; each one found is an entry hidden
-//!    from the central directory: reported as malformed and extracted too;
+//! 3. the bytes no central entry claims (by the size both views agree on) are searched for local headers;
+//!    each one found is an entry hidden from the central directory: reported as malformed and extracted too,
+//!    even when a central record's larger size covers it;
 //! 4. entries whose data overlaps the data of an entry starting earlier (the construction of Fifield's
 //!    "better zip bomb", or a central directory listing one local header many times) are reported as
 //!    malformed and not extracted again: every input byte goes through a decompressor at most once, so
@@ -127,11 +128,23 @@ struct Entry {
     uncompressed_size: u64,
     /// Absolute offset of the local header.
     local_header_at: u64,
-    /// Absolute offsets of the entry's data, once its local header has been read.
-    data: Option<(u64, u64)>,
+    /// Where the entry's data is, once its local header has been read.
+    data: Option<DataRange>,
     disk: u32,
     /// Found only by scanning for local headers.
     hidden: bool,
+}
+
+/// Absolute offsets of an entry's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DataRange {
+    start: u64,
+    /// The end by the larger of the sizes the two views give: what is extracted, so that no byte either view
+    /// claims is left out.
+    end: u64,
+    /// The end by the smaller size: what both views agree is this entry's. Bytes past it are still searched
+    /// for hidden local headers, and an entry found there is not counted as overlapping this one.
+    agreed_end: u64,
 }
 
 impl Entry {
@@ -339,12 +352,13 @@ fn read_local_header(
     let mut disagree = local.method != entry.method
         || local.name != entry.name.as_bytes() && String::from_utf8_lossy(&local.name) != entry.name
         || (local.flags & FLAG_ENCRYPTED) != (entry.flags & FLAG_ENCRYPTED);
-    let mut compressed = entry.compressed_size;
+    let (mut compressed, mut agreed) = (entry.compressed_size, entry.compressed_size);
     if local.flags & FLAG_DATA_DESCRIPTOR == 0 {
         disagree |= local.compressed_size != entry.compressed_size
             || local.uncompressed_size != entry.uncompressed_size
             || local.crc != entry.crc;
         compressed = compressed.max(local.compressed_size);
+        agreed = agreed.min(local.compressed_size);
     }
     // Either view may be the honest one: an encryption flag in either keeps the entry closed.
     entry.flags |= local.flags & FLAG_ENCRYPTED;
@@ -356,7 +370,11 @@ fn read_local_header(
     if disagree {
         children.problem(DecResult::MalformedContainerDetected);
     }
-    entry.data = Some((local.data_start, local.data_start + compressed));
+    entry.data = Some(DataRange {
+        start: local.data_start,
+        end: local.data_start + compressed,
+        agreed_end: local.data_start + agreed.min(compressed),
+    });
     Ok(())
 }
 
@@ -369,7 +387,7 @@ fn find_hidden_entries(
 ) -> io::Result<Vec<Entry>> {
     let mut claimed: Vec<(u64, u64)> = entries
         .iter()
-        .filter_map(|e| e.data.map(|(_, end)| (e.local_header_at, end.max(e.local_header_at + 30))))
+        .filter_map(|e| e.data.map(|data| (e.local_header_at, data.agreed_end.max(e.local_header_at + 30))))
         .collect();
     if let Some(directory) = directory {
         claimed.push((directory.start, len));
@@ -411,7 +429,7 @@ fn find_hidden_entries(
                 compressed_size: local.compressed_size,
                 uncompressed_size: local.uncompressed_size,
                 local_header_at: at,
-                data: Some((local.data_start, data_end)),
+                data: Some(DataRange { start: local.data_start, end: data_end, agreed_end: data_end }),
                 disk: 0,
                 hidden: true,
             });
@@ -443,23 +461,23 @@ fn find_signature(source: &mut dyn ReadSeek, from: u64, to: u64, signature: &[u8
     Ok(None)
 }
 
-/// Marks the entries whose data begins inside the data of an entry that begins earlier (or at the same
-/// place, listed earlier), and entries that repeat a local header already used.
+/// Marks the entries whose data begins inside the (agreed) data of an entry that begins earlier (or at the
+/// same place, listed earlier), and entries that repeat a local header already used.
 fn overlapping_entries(entries: &[Entry]) -> Vec<bool> {
     let mut order: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].data.is_some()).collect();
-    order.sort_by_key(|&i| (entries[i].data.map_or(0, |(start, _)| start), i));
+    order.sort_by_key(|&i| (entries[i].data.map_or(0, |data| data.start), i));
     let mut overlapping = vec![false; entries.len()];
     let mut covered_until = 0u64;
     let mut previous_header = None;
     for i in order {
-        let Some((start, end)) = entries[i].data else {
+        let Some(data) = entries[i].data else {
             continue;
         };
-        if start < covered_until || previous_header == Some(entries[i].local_header_at) {
+        if data.start < covered_until || previous_header == Some(entries[i].local_header_at) {
             overlapping[i] = true;
             continue;
         }
-        covered_until = end;
+        covered_until = data.agreed_end;
         previous_header = Some(entries[i].local_header_at);
     }
     overlapping
@@ -476,7 +494,7 @@ fn extract(
         children.problem(DecResult::FileSplitAcrossContainers);
         return Ok(());
     }
-    let Some((start, end)) = entry.data else {
+    let Some(DataRange { start, end, .. }) = entry.data else {
         // The central directory names an entry whose local header is not there.
         children.problem(DecResult::FileExtractFailed);
         return Ok(());
@@ -555,7 +573,8 @@ fn inflate_whole(source: &mut dyn ReadSeek, slice: Option<&[u8]>, entry: &Entry,
     if entry.uncompressed_size > limit {
         return None;
     }
-    let input = super::whole_input(source, slice, entry.data?, limit.saturating_add(64 * 1024))?;
+    let data = entry.data?;
+    let input = super::whole_input(source, slice, (data.start, data.end), limit.saturating_add(64 * 1024))?;
     let mut output = vec![0; usize::try_from(entry.uncompressed_size).ok()?];
     let inflated = crate::inflate::inflate(&input, &mut output)?;
     (inflated.output == output.len()).then_some(output)
