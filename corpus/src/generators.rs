@@ -34,6 +34,7 @@ pub const NAMES: &[&str] = &[
     "gzip-truncated",
     "gzip-corrupt",
     "gzip-trailing-garbage",
+    "gzip-with-appended-zip",
     "bzip2-basic",
     "bzip2-truncated",
     "bzip2-corrupt",
@@ -223,6 +224,11 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             gz
         }
         "gzip-trailing-garbage" => [gzip(&doc, None), b"this is not a gzip member".to_vec()].concat(),
+        // A gzip with a zip appended (a polyglot): the zip is handed on after the member and opened.
+        "gzip-with-appended-zip" => {
+            [gzip(&doc, Some("visible.txt")), ZipBuilder::new(vec![Entry::deflated("appended.txt", &other)]).build()]
+                .concat()
+        }
         "bzip2-basic" => bzip2(&doc),
         "bzip2-truncated" => {
             let bz = bzip2(&text(5, 300_000));

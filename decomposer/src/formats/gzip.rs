@@ -4,15 +4,15 @@
 //! is named by the first member's FNAME field, or else by the parent's name without `.gz`/`.tgz`. A corrupt
 //! or truncated member (bad deflate data, CRC or length mismatch) is `DEC_RESULT_FILE_EXTRACT_FAILED` (from
 //! the walk) with everything decoded before the fault kept; bytes after the last member that do not start
-//! another member are `DEC_RESULT_MALFORMED_CONTAINER_DETECTED` (they are still matched as part of the
-//! container's raw bytes).
+//! another member (other than zero padding) are `DEC_RESULT_MALFORMED_CONTAINER_DETECTED` and are handed on
+//! as a child `#offset-N`, so that something appended to a gzip (a zip, say) is still detected and opened.
 //!
 //! A single-member gzip whose ISIZE fits the walk's whole-buffer limit is inflated in one call by libdeflate
 //! (see `crate::inflate`); the member must then end exactly at the end of the input with a matching CRC and
 //! size, or the streaming path runs instead.
 
 use std::cell::Cell;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::rc::Rc;
 
 use flate2::bufread::GzDecoder;
@@ -44,17 +44,29 @@ pub(crate) fn decompose(
         children.problem(DecResult::ContainerAccessFailed);
         return;
     }
-    let mut input = BufReader::with_capacity(64 * 1024, source);
+    let mut input = BufReader::with_capacity(64 * 1024, &mut *source);
     let name = match input.fill_buf() {
         Ok(head) => member_file_name(head),
         Err(_) => None,
     }
     .unwrap_or_else(|| stream_child_name(parent_name, &[(".tgz", ".tar"), (".gz", ""), (".z", "")]));
-    let trailing_garbage = Rc::new(Cell::new(false));
+    let trailing_garbage = Rc::new(Cell::new(None));
     let mut members = Members { decoder: Some(GzDecoder::new(input)), trailing_garbage: Rc::clone(&trailing_garbage) };
     let extracted = children.child(&name, &mut members);
-    if extracted.complete && trailing_garbage.get() {
+    drop(members);
+    if let Some(at) = trailing_garbage.get().filter(|_| extracted.complete) {
+        // What follows the members may be anything (an appended zip, say): it is handed on to be detected.
         children.problem(DecResult::MalformedContainerDetected);
+        let name = format!("#offset-{at}");
+        match slice.and_then(|bytes| bytes.get(usize::try_from(at).ok()?..)) {
+            Some(rest) => {
+                children.child_in_memory(&name, Content::Borrowed(rest));
+            }
+            None if source.seek(SeekFrom::Start(at)).is_ok() => {
+                children.child(&name, &mut Read::take(&mut *source, len.saturating_sub(at)));
+            }
+            None => children.problem(DecResult::ContainerAccessFailed),
+        }
     }
 }
 
@@ -119,13 +131,14 @@ fn member_file_name(head: &[u8]) -> Option<String> {
     (!name.is_empty()).then(|| String::from_utf8_lossy(name).into_owned())
 }
 
-/// Decodes gzip members back to back; stops quietly (flagging it) at bytes that do not start a member.
-struct Members<R: BufRead> {
+/// Decodes gzip members back to back; stops quietly at bytes that do not start a member, noting their offset
+/// unless they are zero padding.
+struct Members<R: BufRead + Seek> {
     decoder: Option<GzDecoder<R>>,
-    trailing_garbage: Rc<Cell<bool>>,
+    trailing_garbage: Rc<Cell<Option<u64>>>,
 }
 
-impl<R: BufRead> Read for Members<R> {
+impl<R: BufRead + Seek> Read for Members<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let Some(decoder) = self.decoder.as_mut() else {
@@ -147,8 +160,10 @@ impl<R: BufRead> Read for Members<R> {
                 self.decoder = Some(GzDecoder::new(input));
             } else {
                 // Zero padding after the last member is common (tape blocks); anything else is not.
-                let zeros_only = is_zero_padding(&mut input)?;
-                self.trailing_garbage.set(!zeros_only);
+                let at = input.stream_position()?;
+                if !is_zero_padding(&mut input)? {
+                    self.trailing_garbage.set(Some(at));
+                }
                 return Ok(0);
             }
         }
