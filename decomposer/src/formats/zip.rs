@@ -588,8 +588,9 @@ fn lzma_decoder<'a>(mut raw: impl BufRead + 'a, entry: &Entry) -> Option<Box<dyn
     if u16::from_le_bytes([header[2], header[3]]) != 5 {
         return None;
     }
+    let properties = bounded_lzma_properties([header[4], header[5], header[6], header[7], header[8]], entry)?;
     let mut filters = Filters::new();
-    filters.lzma1_properties(&header[4..9]).ok()?;
+    filters.lzma1_properties(&properties).ok()?;
     let stream = Stream::new_raw_decoder(&filters).ok()?;
     let decoder = liblzma::bufread::XzDecoder::new_stream(raw, stream);
     Some(Box::new(LzmaEnd {
@@ -597,6 +598,21 @@ fn lzma_decoder<'a>(mut raw: impl BufRead + 'a, entry: &Entry) -> Option<Box<dyn
         produced: 0,
         expected: entry.uncompressed_size,
     }))
+}
+
+/// liblzma's raw decoder allocates the dictionary the properties declare, up to 4 GiB, with no memory limit.
+/// Output is cut at the entry's declared uncompressed size, so a larger dictionary could never be used: it
+/// is shrunk to that size (at least 4 KiB, the format's minimum); what would still exceed the xz memory limit
+/// is refused.
+fn bounded_lzma_properties(mut properties: [u8; 5], entry: &Entry) -> Option<[u8; 5]> {
+    let declared = u32::from_le_bytes([properties[1], properties[2], properties[3], properties[4]]);
+    let needed = u32::try_from(entry.uncompressed_size.max(4096)).unwrap_or(u32::MAX);
+    let dictionary = declared.min(needed).max(4096);
+    if u64::from(dictionary) > super::xz::MEMORY_LIMIT {
+        return None;
+    }
+    properties[1..].copy_from_slice(&dictionary.to_le_bytes());
+    Some(properties)
 }
 
 /// Without an end marker a raw LZMA1 stream ends at the declared size; the decoder's complaint that the
@@ -653,4 +669,39 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
 
 fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry_of_size(uncompressed_size: u64) -> Entry {
+        Entry {
+            name: String::new(),
+            flags: 0,
+            method: 14,
+            crc: 0,
+            compressed_size: 0,
+            uncompressed_size,
+            local_header_at: 0,
+            data: None,
+            disk: 0,
+            hidden: false,
+        }
+    }
+
+    #[test]
+    fn an_lzma_dictionary_is_never_larger_than_the_output_it_serves() {
+        let three_gib = 3_312_995_904u32.to_le_bytes();
+        let declared = [93, three_gib[0], three_gib[1], three_gib[2], three_gib[3]];
+        let shrunk = bounded_lzma_properties(declared, &entry_of_size(270)).unwrap();
+        assert_eq!(shrunk, [93, 0, 16, 0, 0]); // 4096 bytes, the minimum
+        let one_mib = bounded_lzma_properties(declared, &entry_of_size(1 << 20)).unwrap();
+        assert_eq!(u32::from_le_bytes(one_mib[1..].try_into().unwrap()), 1 << 20);
+        // A large output with a large dictionary would need more than the memory limit: refused.
+        assert_eq!(bounded_lzma_properties(declared, &entry_of_size(1 << 40)), None);
+        // A small declared dictionary is kept as it is.
+        let small = [93, 0, 0, 1, 0];
+        assert_eq!(bounded_lzma_properties(small, &entry_of_size(1 << 30)), Some(small));
+    }
 }
