@@ -10,3 +10,6 @@ cargo test --workspace --locked
 
 # Peak RSS of the bombs under default limits (64 MiB budget).
 ./scripts/bomb-rss.sh
+
+# Every fuzz target built (ASan) and replayed over its seeds and corpus/regressions.
+./fuzz/replay.sh
