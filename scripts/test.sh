@@ -6,10 +6,15 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
 
 # Peak RSS of the bombs under default limits (64 MiB budget).
 ./scripts/bomb-rss.sh
 
 # Every fuzz target built (ASan) and replayed over its seeds and corpus/regressions.
 ./fuzz/replay.sh
+
+# The cargo test totals, as the closing line.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
