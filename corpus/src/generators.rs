@@ -133,12 +133,9 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             zip[..first_len + 30 + 10 + 200].to_vec()
         }
         "zip-corrupt-data" => {
-            let mut entry = Entry::deflated("corrupt.txt", &other);
-            // Flip bytes in the middle of the deflate stream: invalid codes or distances.
-            let middle = entry.data.len() / 2;
-            for byte in &mut entry.data[middle..middle + 16] {
-                *byte = 0xff;
-            }
+            // 0xff bytes in the middle of the deflate stream.
+            let entry = Entry::deflated("corrupt.txt", &other);
+            let entry = Entry { data: overwrite_middle(entry.data, 16), ..entry };
             ZipBuilder::new(vec![entry, Entry::stored("fine.txt", &doc)]).build()
         }
         "zip-bad-crc" => {
@@ -215,14 +212,7 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             let gz = gzip(&text(4, 200_000), None);
             gz[..gz.len() / 2].to_vec()
         }
-        "gzip-corrupt" => {
-            let mut gz = gzip(&text(4, 200_000), None);
-            let middle = gz.len() / 2;
-            for byte in &mut gz[middle..middle + 32] {
-                *byte = 0xff;
-            }
-            gz
-        }
+        "gzip-corrupt" => overwrite_middle(gzip(&text(4, 200_000), None), 32),
         "gzip-trailing-garbage" => [gzip(&doc, None), b"this is not a gzip member".to_vec()].concat(),
         // A gzip with a zip appended (a polyglot): the zip is handed on after the member and opened.
         "gzip-with-appended-zip" => {
@@ -234,27 +224,13 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             let bz = bzip2(&text(5, 300_000));
             bz[..bz.len() / 2].to_vec()
         }
-        "bzip2-corrupt" => {
-            let mut bz = bzip2(&text(5, 300_000));
-            let middle = bz.len() / 2;
-            for byte in &mut bz[middle..middle + 32] {
-                *byte = 0xff;
-            }
-            bz
-        }
+        "bzip2-corrupt" => overwrite_middle(bzip2(&text(5, 300_000)), 32),
         "xz-basic" => xz(&doc),
         "xz-truncated" => {
             let x = xz(&text(6, 300_000));
             x[..x.len() / 2].to_vec()
         }
-        "xz-corrupt" => {
-            let mut x = xz(&text(6, 300_000));
-            let middle = x.len() / 2;
-            for byte in &mut x[middle..middle + 32] {
-                *byte = 0xff;
-            }
-            x
-        }
+        "xz-corrupt" => overwrite_middle(xz(&text(6, 300_000)), 32),
         "nested-zip-tgz-zip" => {
             let inner_zip = ZipBuilder::new(vec![Entry::deflated("evil.txt", &doc)]).build();
             let inner_tar = tar(&[("dir/inner.zip", &inner_zip[..]), ("notes.txt", &other[..])]);
@@ -296,6 +272,15 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
         "bomb-fifield-quoted" => bomb_fifield_quoted(),
         _ => return None,
     })
+}
+
+/// `bytes` with `count` bytes in the middle set to 0xff.
+fn overwrite_middle(mut bytes: Vec<u8>, count: usize) -> Vec<u8> {
+    let middle = bytes.len() / 2;
+    for byte in &mut bytes[middle..middle + count] {
+        *byte = 0xff;
+    }
+    bytes
 }
 
 /// Raw deflate of `count` zero bytes, built from one repeated, self-contained chunk: compressing gigabytes

@@ -79,15 +79,8 @@ fn tree_strategy() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
 }
 
 fn build_tar(files: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (name, bytes) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, name, &bytes[..]).expect("tar");
-    }
-    builder.into_inner().expect("tar")
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes)| (name.as_str(), bytes.as_slice())).collect();
+    corpus::tar(&files)
 }
 
 fn build_zip(files: &[(String, Vec<u8>)], methods: &[u8]) -> Vec<u8> {
