@@ -19,6 +19,7 @@ pub const NAMES: &[&str] = &[
     "zip-disagreeing-sizes",
     "zip-size-covering-hidden-entry",
     "zip-duplicate-alias",
+    "zip-descriptor-flood",
     "zip-empty",
     "zip-truncated",
     "zip-corrupt-data",
@@ -118,6 +119,16 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
             let cover = Entry::stored("cover.txt", &doc);
             let cover = Entry { central_compressed_size: Some((cover.data.len() + covered) as u64), ..cover };
             ZipBuilder::new(vec![cover, hidden, Entry::stored("listed.txt", b"tail")]).build()
+        }
+        // 1 MiB in front of a zip made of 34,952 empty local headers that announce a data descriptor: each
+        // is a hidden entry that ends where the next begins. The scan for them must stay one pass.
+        "zip-descriptor-flood" => {
+            let mut header = b"PK\x03\x04".to_vec();
+            crate::zip_writer::push16(&mut header, 20);
+            crate::zip_writer::push16(&mut header, 1 << 3);
+            header.extend_from_slice(&[0; 22]);
+            let prefix = header.repeat((1 << 20) / header.len());
+            ZipBuilder { prefix, ..ZipBuilder::new(vec![Entry::deflated("real.txt", &doc)]) }.build()
         }
         "zip-duplicate-alias" => {
             let mut zip = ZipBuilder::new(vec![Entry::deflated("a.txt", &doc)]);

@@ -406,22 +406,31 @@ fn find_hidden_entries(
     }
     let mut hidden = Vec::new();
     for (gap_start, gap_end) in gaps {
-        let mut search_from = gap_start;
-        while let Some(at) = find_signature(source, search_from, gap_end, &LOCAL_HEADER)? {
-            search_from = at + 4;
+        // One forward pass over the gap: each signature is looked at once, whatever the gap holds.
+        let mut scan = SignatureScan::new(gap_start, gap_end);
+        // An entry written with a data descriptor and no size ends where the next signature begins.
+        let mut open_ended: Option<Entry> = None;
+        while let Some(at) = scan.next(source)? {
+            if let Some(mut entry) = open_ended.take() {
+                match entry.data.as_mut() {
+                    Some(data) if at >= data.start => {
+                        (data.end, data.agreed_end) = (at, at);
+                        hidden.push(entry);
+                    }
+                    _ => {
+                        // Still inside its own header.
+                        open_ended = Some(entry);
+                        continue;
+                    }
+                }
+            }
             let Some(local) = parse_local_header(source, at, len)? else {
                 continue;
             };
-            let data_end = if local.flags & FLAG_DATA_DESCRIPTOR != 0 && local.compressed_size == 0 {
-                // The size is after the data: stop at the next signature (self-terminating methods stop
-                // by themselves earlier).
-                let next = find_signature(source, local.data_start, gap_end, &LOCAL_HEADER)?;
-                // The header's name and extra field may run past the gap: the range is then empty.
-                next.unwrap_or(gap_end).max(local.data_start)
-            } else {
-                local.data_start.saturating_add(local.compressed_size).min(len)
-            };
-            hidden.push(Entry {
+            let open = local.flags & FLAG_DATA_DESCRIPTOR != 0 && local.compressed_size == 0;
+            let end =
+                if open { local.data_start } else { local.data_start.saturating_add(local.compressed_size).min(len) };
+            let entry = Entry {
                 name: String::from_utf8_lossy(&local.name).into_owned(),
                 flags: local.flags,
                 method: local.method,
@@ -429,36 +438,93 @@ fn find_hidden_entries(
                 compressed_size: local.compressed_size,
                 uncompressed_size: local.uncompressed_size,
                 local_header_at: at,
-                data: Some(DataRange { start: local.data_start, end: data_end, agreed_end: data_end }),
+                data: Some(DataRange { start: local.data_start, end, agreed_end: end }),
                 disk: 0,
                 hidden: true,
-            });
-            search_from = search_from.max(data_end);
+            };
+            if open {
+                open_ended = Some(entry);
+            } else {
+                hidden.push(entry);
+                scan.skip_to(end);
+            }
+        }
+        if let Some(mut entry) = open_ended {
+            if let Some(data) = entry.data.as_mut() {
+                // The header's name and extra field may run past the gap: the range is then empty.
+                let end = gap_end.max(data.start);
+                (data.end, data.agreed_end) = (end, end);
+            }
+            hidden.push(entry);
         }
     }
     Ok(hidden)
 }
 
-/// The first offset of `signature` in `[from, to)`, reading in chunks.
-fn find_signature(source: &mut dyn ReadSeek, from: u64, to: u64, signature: &[u8; 4]) -> io::Result<Option<u64>> {
-    const WINDOW: usize = 1024 * 1024;
-    let finder = memchr::memmem::Finder::new(signature);
-    let mut buffer = vec![0; WINDOW];
-    let mut at = from;
-    while at + 4 <= to {
-        let want = (to - at).min(WINDOW as u64) as usize;
-        source.seek(SeekFrom::Start(at))?;
-        let n = read_full(source, &mut buffer[..want])?;
-        if n < 4 {
-            return Ok(None);
+/// Finds the local header signature in `[from, to)` of a source, reading it forward once in windows of at
+/// most 1 MiB, whatever else is read from the source between two calls.
+struct SignatureScan {
+    finder: memchr::memmem::Finder<'static>,
+    buffer: Vec<u8>,
+    /// Offset of `buffer[0]` in the source.
+    window_at: u64,
+    /// Where the search goes on: an index into `buffer`.
+    next: usize,
+    to: u64,
+}
+
+impl SignatureScan {
+    const WINDOW: u64 = 1024 * 1024;
+
+    fn new(from: u64, to: u64) -> Self {
+        SignatureScan {
+            finder: memchr::memmem::Finder::new(&LOCAL_HEADER),
+            buffer: Vec::new(),
+            window_at: from,
+            next: 0,
+            to,
         }
-        if let Some(found) = finder.find(&buffer[..n]) {
-            return Ok(Some(at + found as u64));
-        }
-        // Overlap by 3 bytes so that a signature across two windows is found.
-        at += (n - 3) as u64;
     }
-    Ok(None)
+
+    /// The next signature's offset.
+    fn next(&mut self, source: &mut dyn ReadSeek) -> io::Result<Option<u64>> {
+        loop {
+            if let Some(found) = self.finder.find(self.buffer.get(self.next..).unwrap_or_default()) {
+                let at = self.next + found;
+                self.next = at + 1;
+                return Ok(Some(self.window_at + at as u64));
+            }
+            // The next window overlaps this one by 3 bytes, so that a signature across the two is found.
+            let consumed = self.buffer.len().saturating_sub(3).max(self.next.min(self.buffer.len()));
+            self.window_at += consumed as u64;
+            if self.window_at + 4 > self.to {
+                return Ok(None);
+            }
+            let want = (self.to - self.window_at).min(Self::WINDOW) as usize;
+            self.buffer.resize(want, 0);
+            source.seek(SeekFrom::Start(self.window_at))?;
+            let n = read_full(source, &mut self.buffer)?;
+            self.buffer.truncate(n);
+            self.next = 0;
+            if n < 4 {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Goes on from `offset`, when it is ahead.
+    fn skip_to(&mut self, offset: u64) {
+        if offset <= self.window_at + self.next as u64 {
+            return;
+        }
+        if offset < self.window_at + self.buffer.len() as u64 {
+            self.next = (offset - self.window_at) as usize;
+        } else {
+            self.window_at = offset;
+            self.buffer.clear();
+            self.next = 0;
+        }
+    }
 }
 
 /// Marks the entries whose data begins inside the (agreed) data of an entry that begins earlier (or at the
