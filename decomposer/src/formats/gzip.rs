@@ -58,7 +58,7 @@ pub(crate) fn decompose(
         // What follows the members may be anything (an appended zip, say): it is handed on to be detected.
         children.problem(DecResult::MalformedContainerDetected);
         let name = format!("#offset-{at}");
-        match slice.and_then(|bytes| bytes.get(usize::try_from(at).ok()?..)) {
+        match slice.and_then(|bytes| super::in_memory(bytes, at, len)) {
             Some(rest) => {
                 children.child_in_memory(&name, Content::Borrowed(rest));
             }

@@ -80,6 +80,11 @@ pub(crate) fn stream_child_name(parent_name: &str, suffixes: &[(&str, &str)]) ->
     "#1".to_owned()
 }
 
+/// Bytes `start..end` of a container held in RAM, if they are all there.
+pub(crate) fn in_memory(bytes: &[u8], start: u64, end: u64) -> Option<&[u8]> {
+    bytes.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
+}
+
 /// The whole of a container's bytes for a whole-buffer decoder: `slice` when they are in RAM, else read from
 /// `source` when there are at most `limit` of them.
 pub(crate) fn whole_input<'a>(
@@ -90,7 +95,7 @@ pub(crate) fn whole_input<'a>(
 ) -> Option<std::borrow::Cow<'a, [u8]>> {
     let (start, end) = range;
     if let Some(bytes) = slice {
-        return bytes.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?).map(std::borrow::Cow::Borrowed);
+        return in_memory(bytes, start, end).map(std::borrow::Cow::Borrowed);
     }
     let len = end.checked_sub(start)?;
     if len > limit {

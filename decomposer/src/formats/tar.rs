@@ -125,7 +125,7 @@ impl TarWalk<'_> {
 
     /// Bytes `start..end` of the archive, when it is in RAM.
     fn member_bytes(&self, start: u64, end: u64) -> Option<&'_ [u8]> {
-        self.slice?.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
+        super::in_memory(self.slice?, start, end)
     }
 
     fn member(

@@ -573,9 +573,7 @@ fn extract(
     // In RAM, a deflate entry of declared size is inflated whole and a stored entry is not copied at all.
     let in_memory = match entry.method {
         8 => inflate_whole(source, slice, entry, children.whole_buffer_limit()).map(Content::Memory),
-        0 => slice
-            .and_then(|bytes| bytes.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?))
-            .map(Content::Borrowed),
+        0 => slice.and_then(|bytes| super::in_memory(bytes, start, end)).map(Content::Borrowed),
         _ => None,
     };
     if let Some(content) = in_memory {
