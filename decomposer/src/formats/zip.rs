@@ -14,10 +14,13 @@
 //!    even when a central record's larger size covers it;
 //! 4. entries whose data overlaps the data of an entry starting earlier (the construction of Fifield's
 //!    "better zip bomb", or a central directory listing one local header many times) are reported as
-//!    malformed and not extracted again: every input byte goes through a decompressor at most once, so
-//!    overlapping entries cannot multiply work.
+//!    malformed and not extracted again: an input byte goes through a decompressor at most once (twice when
+//!    it lies in the stretch that two disagreeing views dispute), so overlapping entries cannot multiply
+//!    work.
 //!
-//! Then each remaining entry is handed on, decompressed as it is read. Encrypted entries are
+//! Then each remaining entry is handed on, decompressed as it is read (a deflate entry whose declared size
+//! fits the walk's whole-buffer limit is inflated in one call; a stored entry of an archive in RAM is handed
+//! on as a range of it). Encrypted entries are
 //! `DEC_RESULT_ENCRYPTED_CONTAINER_DETECTED`, other methods (implode, shrink, PPMd, ...)
 //! `DEC_RESULT_CONTAINER_UNKNOWN_ALGORITHM`, entries on another disk of a spanned or split archive
 //! `DEC_RESULT_FILE_SPLIT_ACROSS_CONTAINERS`; none of these is extracted. A CRC or size that does not match
