@@ -328,7 +328,7 @@ impl Walk<'_> {
     /// Extracts one child through the budget into a spool, walks it and leaves its place in the path.
     fn child(&mut self, name: &str, data: &mut dyn Read, depth: u32) -> Extracted {
         if !self.enter_child(name) {
-            return Extracted { complete: false, bytes: 0 };
+            return Extracted { complete: false };
         }
         let mut spool = Spool::new(self.spill_threshold);
         let mut len = 0u64;
@@ -365,14 +365,14 @@ impl Walk<'_> {
         }
         self.node(&spool.finish(), depth, !complete, None);
         self.path.pop();
-        Extracted { complete, bytes: len }
+        Extracted { complete }
     }
 
     /// Hands on a child a format already holds in memory (decoded into a buffer, or a range of the
     /// container's own bytes), through the same Budget checks as a streamed one.
     fn child_in_memory(&mut self, name: &str, content: Content<'_>, depth: u32) -> Extracted {
         if !self.enter_child(name) {
-            return Extracted { complete: false, bytes: 0 };
+            return Extracted { complete: false };
         }
         let grant = self.budget.grant(0, usize::try_from(content.len()).unwrap_or(usize::MAX));
         let content = content.truncated(grant.bytes);
@@ -382,7 +382,7 @@ impl Walk<'_> {
         let complete = grant.cut_by.is_none();
         self.node(&content, depth, !complete, None);
         self.path.pop();
-        Extracted { complete, bytes: content.len() }
+        Extracted { complete }
     }
 
     /// See [`Children::whole_buffer_limit`].

@@ -43,8 +43,6 @@ pub(crate) trait Children {
 pub(crate) struct Extracted {
     /// The child's reader was read to its end without error and no limit cut it.
     pub(crate) complete: bool,
-    /// Bytes kept.
-    pub(crate) bytes: u64,
 }
 
 /// Opens a container of type `file_type`. `slice` is the container's bytes when they are in RAM.
