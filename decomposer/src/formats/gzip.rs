@@ -21,6 +21,9 @@ use super::{Children, stream_child_name, whole_input};
 use crate::codes::DecResult;
 use crate::content::{Content, ReadSeek};
 
+/// The suffixes dropped from the parent's name to name a child that has no FNAME.
+const NAME_SUFFIXES: &[(&str, &str)] = &[(".tgz", ".tar"), (".gz", ""), (".z", "")];
+
 /// The longest FNAME kept as the child's name.
 const MAX_NAME: usize = 1024;
 
@@ -35,8 +38,7 @@ pub(crate) fn decompose(
     if let Some(input) = whole_input(source, slice, (0, len), limit)
         && let Some(output) = single_member(&input, limit)
     {
-        let name = member_file_name(&input)
-            .unwrap_or_else(|| stream_child_name(parent_name, &[(".tgz", ".tar"), (".gz", ""), (".z", "")]));
+        let name = member_file_name(&input).unwrap_or_else(|| stream_child_name(parent_name, NAME_SUFFIXES));
         children.child_in_memory(&name, Content::Memory(output));
         return;
     }
@@ -49,7 +51,7 @@ pub(crate) fn decompose(
         Ok(head) => member_file_name(head),
         Err(_) => None,
     }
-    .unwrap_or_else(|| stream_child_name(parent_name, &[(".tgz", ".tar"), (".gz", ""), (".z", "")]));
+    .unwrap_or_else(|| stream_child_name(parent_name, NAME_SUFFIXES));
     let trailing_garbage = Rc::new(Cell::new(None));
     let mut members = Members { decoder: Some(GzDecoder::new(input)), trailing_garbage: Rc::clone(&trailing_garbage) };
     let extracted = children.child(&name, &mut members);
