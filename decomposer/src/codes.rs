@@ -277,6 +277,18 @@ impl From<DecResult> for ResultCode {
         ResultCode::Dec(code)
     }
 }
+impl ResultCode {
+    /// Every code of the CSAPI documentation: the DEC, AVS, GEN and LIC lists, in that order.
+    pub fn all() -> impl Iterator<Item = ResultCode> {
+        DecResult::ALL
+            .iter()
+            .map(|&c| ResultCode::Dec(c))
+            .chain(AvsResult::ALL.iter().map(|&c| ResultCode::Avs(c)))
+            .chain(GenResult::ALL.iter().map(|&c| ResultCode::Gen(c)))
+            .chain(LicResult::ALL.iter().map(|&c| ResultCode::Lic(c)))
+    }
+}
+
 impl From<AvsResult> for ResultCode {
     fn from(code: AvsResult) -> Self {
         ResultCode::Avs(code)
@@ -299,13 +311,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_through_its_name() {
-        let all: Vec<ResultCode> = DecResult::ALL
-            .iter()
-            .map(|&c| c.into())
-            .chain(AvsResult::ALL.iter().map(|&c| c.into()))
-            .chain(GenResult::ALL.iter().map(|&c| c.into()))
-            .chain(LicResult::ALL.iter().map(|&c| c.into()))
-            .collect();
+        let all: Vec<ResultCode> = ResultCode::all().collect();
         // 42 DEC + 7 AVS + 10 GEN + 7 LIC codes in the CSAPI documentation.
         assert_eq!(all.len(), 66);
         for code in all {

@@ -100,6 +100,9 @@ pub struct Report {
     pub elapsed: Duration,
     /// Whether the sink asked to stop before the walk was done.
     pub stopped_by_sink: bool,
+    /// Whether the sink's stop left parts unvisited: it stopped on a container (not opened), or a container
+    /// had more entries when it stopped. A stop on the very last part leaves this `false`.
+    pub left_unvisited: bool,
 }
 
 impl Report {
@@ -280,6 +283,7 @@ impl Walk<'_> {
         let part = Part { path: &self.path, depth, file_type, content, truncated };
         if !self.sink.part(&part) {
             self.report.stopped_by_sink = true;
+            self.report.left_unvisited |= file_type.is_container();
             self.stop = true;
             return;
         }
@@ -428,6 +432,12 @@ impl Children for ChildWalk<'_, '_> {
     fn stopped(&self) -> bool {
         self.walk.stop
     }
+
+    fn left_unvisited(&mut self) {
+        if self.walk.report.stopped_by_sink {
+            self.walk.report.left_unvisited = true;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -485,8 +495,32 @@ mod tests {
             seen < 2
         });
         assert!(report.stopped_by_sink);
+        assert!(report.left_unvisited, "b.txt was not visited");
         assert_eq!(seen, 2);
         assert_eq!(report.parts, 2);
         assert_eq!(report.files_extracted, 1);
+    }
+
+    #[test]
+    fn a_stop_on_the_last_part_leaves_nothing_unvisited() {
+        let zip = zip_of_two_files();
+        let mut tar = tar::Builder::new(Vec::new());
+        for name in ["a.txt", "b.txt"] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(5);
+            header.set_cksum();
+            tar.append_data(&mut header, name, &b"hello"[..]).unwrap();
+        }
+        let tar = tar.into_inner().unwrap();
+        for (name, input) in [("in.zip", zip), ("in.tar", tar)] {
+            let stop_at = |last: &'static str| move |part: &Part<'_>| part.name() != last;
+            let report = Decomposer::default().decompose_bytes(name, &input, &mut stop_at("b.txt"));
+            assert!(report.stopped_by_sink && !report.left_unvisited, "{name}");
+            let report = Decomposer::default().decompose_bytes(name, &input, &mut stop_at("a.txt"));
+            assert!(report.stopped_by_sink && report.left_unvisited, "{name}");
+            let report = Decomposer::default().decompose_bytes(name, &input, &mut stop_at(name));
+            assert!(report.stopped_by_sink && report.left_unvisited, "{name}: a container not opened");
+            assert_eq!(report.parts, 1);
+        }
     }
 }

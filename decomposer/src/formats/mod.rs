@@ -36,6 +36,9 @@ pub(crate) trait Children {
     fn problem(&mut self, code: DecResult);
     /// Whether the walk has stopped (a walk-wide limit, or the sink): formats return as soon as it has.
     fn stopped(&self) -> bool;
+    /// Called by a format that returns because the walk stopped while it had more entries to list; the
+    /// report then says that the sink's stop left parts unvisited.
+    fn left_unvisited(&mut self);
 }
 
 /// What happened to one child.

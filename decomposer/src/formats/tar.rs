@@ -59,9 +59,8 @@ impl TarWalk<'_> {
     fn run(&mut self, reader: &mut BufReader<&mut dyn ReadSeek>, children: &mut dyn Children) -> io::Result<()> {
         let mut block = [0u8; BLOCK as usize];
         loop {
-            if children.stopped() {
-                return Ok(());
-            }
+            // The stop is checked once the next block is read: a member after it is left unvisited, while
+            // the end-of-archive zero blocks are not.
             let n = read_full(reader, &mut block)?;
             if n == 0 {
                 break;
@@ -78,9 +77,15 @@ impl TarWalk<'_> {
             if block.iter().all(|&b| b == 0) {
                 // Zero blocks end the archive, or sit inside a damaged member's data: a damaged stretch
                 // goes on through them, so that a member is not cut in pieces at its runs of zeros.
+                if children.stopped() {
+                    return Ok(());
+                }
                 continue;
             }
             if !is_tar_header(&block) {
+                if children.stopped() {
+                    return Ok(());
+                }
                 if self.damaged_from.is_none() {
                     children.problem(DecResult::MalformedContainerDetected);
                     // A damaged header is skipped; anything else starts the stretch.
@@ -88,6 +93,11 @@ impl TarWalk<'_> {
                     self.damaged_from = Some(if looks_like_header { self.offset } else { header_at });
                 }
                 continue;
+            }
+            if children.stopped() {
+                // Another member follows: the stop leaves it unvisited.
+                children.left_unvisited();
+                return Ok(());
             }
             self.flush_damaged(reader, header_at, children)?;
             self.member(reader, Header::from_byte_slice(&block), children)?;

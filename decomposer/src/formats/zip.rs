@@ -203,6 +203,7 @@ fn decompose_inner(
     }
     for (index, entry) in entries.iter().enumerate() {
         if children.stopped() {
+            children.left_unvisited();
             break;
         }
         if overlapping[index] || entry.is_directory() {
