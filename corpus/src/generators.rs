@@ -6,6 +6,9 @@ use std::io::Write;
 use crate::zip_writer::{Entry, ZipBuilder};
 use crate::{bzip2, deflate_raw, gzip, tar, text, xz, zip_lzma, zstd};
 
+/// The EICAR anti-virus test file (eicar.org): 68 bytes that every scanner detects.
+pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
 /// Every generator's name.
 pub const NAMES: &[&str] = &[
     "zip-basic",
@@ -50,6 +53,18 @@ pub const NAMES: &[&str] = &[
     "bomb-42",
     "bomb-fifield-overlap",
     "bomb-fifield-quoted",
+    "eicar-com",
+    "eicar-zip-first-of-three",
+    "eicar-nested-zip-tgz-zip",
+    "eicar-hidden-zip-entry",
+    "eicar-tar-after-damaged-header",
+    "eicar-gzip-appended-zip",
+    "eicar-bz2",
+    "eicar-xz",
+    "eicar-encrypted-zip",
+    "eicar-beyond-depth",
+    "eicar-spilled-member",
+    "eicar-not-at-start",
 ];
 
 /// The bytes of the generator `name`, or `None` if there is none of that name.
@@ -281,6 +296,61 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
         "bomb-42" => bomb_42(),
         "bomb-fifield-overlap" => bomb_fifield_overlap(),
         "bomb-fifield-quoted" => bomb_fifield_quoted(),
+        // Malicious cases: the EICAR test file where a scanner must find it, or cannot.
+        "eicar-com" => EICAR.to_vec(),
+        // The first of three entries: stopping at the first detection leaves two unscanned.
+        "eicar-zip-first-of-three" => ZipBuilder::new(vec![
+            Entry::deflated("eicar.com", EICAR),
+            Entry::deflated("a.txt", &doc),
+            Entry::deflated("b.txt", &other),
+        ])
+        .build(),
+        "eicar-nested-zip-tgz-zip" => {
+            let inner_zip = ZipBuilder::new(vec![Entry::deflated("evil.com", EICAR)]).build();
+            let inner_tar = tar(&[("notes.txt", &other[..]), ("dir/inner.zip", &inner_zip[..])]);
+            ZipBuilder::new(vec![Entry::stored("inner.tar.gz", &gzip(&inner_tar, None))]).build()
+        }
+        // A local entry the central directory does not list (unzip and 7-Zip do not show it).
+        "eicar-hidden-zip-entry" => ZipBuilder::new(vec![
+            Entry::deflated("listed.txt", &doc),
+            Entry { in_central: false, ..Entry::deflated("hidden.com", EICAR) },
+            Entry::stored("listed2.txt", b"tail"),
+        ])
+        .build(),
+        // The member after a damaged header: handed on as a stretch of the archive, and opened.
+        "eicar-tar-after-damaged-header" => {
+            let zip_inside = ZipBuilder::new(vec![Entry::deflated("eicar.com", EICAR)]).build();
+            let mut tar = tar(&[("a.txt", &other[..]), ("b.zip", &zip_inside[..]), ("c.txt", &doc[..])]);
+            let second_header = 512 + other.len().div_ceil(512) * 512;
+            tar[second_header + 10] ^= 0x55;
+            tar
+        }
+        "eicar-gzip-appended-zip" => {
+            [gzip(&doc, Some("visible.txt")), ZipBuilder::new(vec![Entry::deflated("appended.com", EICAR)]).build()]
+                .concat()
+        }
+        "eicar-bz2" => bzip2(EICAR),
+        "eicar-xz" => xz(EICAR),
+        // Flagged encrypted: not extracted, so not found, and the scan is UNSCANNABLE.
+        "eicar-encrypted-zip" => ZipBuilder::new(vec![Entry { flags: 1, ..Entry::stored("eicar.com", EICAR) }]).build(),
+        // Twelve zips deep: past max_extract_depth 10, so not found, and the scan is UNSCANNABLE.
+        "eicar-beyond-depth" => {
+            let mut data = EICAR.to_vec();
+            let mut name = "eicar.com".to_string();
+            for level in (0..12).rev() {
+                data = ZipBuilder::new(vec![Entry::deflated(&name, &data)]).build();
+                name = format!("level{level}.zip");
+            }
+            data
+        }
+        // A 9 MiB member that starts with EICAR: past the 8 MiB spill threshold, so it is matched from a
+        // temporary file in windows unless prefer_mem is set.
+        "eicar-spilled-member" => {
+            let member = [EICAR, &text(9, 9 << 20)[..]].concat();
+            ZipBuilder::new(vec![Entry::deflated("big.com", &member)]).build()
+        }
+        // EICAR's definition requires it at the start of a file: in the middle of text it is not a detection.
+        "eicar-not-at-start" => [&doc[..], EICAR].concat(),
         _ => return None,
     })
 }

@@ -45,6 +45,19 @@ pub struct Case {
     /// Big inputs: run through fewer configurations.
     #[serde(default)]
     pub heavy: bool,
+    /// The verdict status a scan with the embedded default database gives (CLEAN, INFECTED, UNSCANNABLE,
+    /// ERROR).
+    pub status: String,
+    /// The detections of that scan (stopping at the first), as `name@part path chain`.
+    #[serde(default)]
+    pub detections: Vec<String>,
+    /// All codes of that scan, where they differ from `codes` (a scan that stops at the first detection
+    /// does not walk the rest).
+    #[serde(default)]
+    pub verdict_codes: Option<Vec<String>>,
+    /// Why ClamAV's verdict differs on this input, for the differential test (`None`: it must agree).
+    #[serde(default)]
+    pub clamav_differs: Option<String>,
 }
 
 /// Limits of one case, as CSAPI option values.

@@ -100,6 +100,11 @@ impl TarWalk<'_> {
                 return Ok(());
             }
             self.flush_damaged(reader, header_at, children)?;
+            if children.stopped() {
+                // The damaged stretch held the detection; this member is left unvisited.
+                children.left_unvisited();
+                return Ok(());
+            }
             self.member(reader, Header::from_byte_slice(&block), children)?;
         }
         let end = self.offset;
