@@ -1,10 +1,24 @@
-//! `avscan`: the command line over the scanner library. Today: `avscan decompose PATH...`.
+//! `avscan`: the command line over the scanner library (DESIGN.md section 5).
+//!
+//! - `avscan scan [--db PATH]... [--json] [--jobs N] [--all-matches] [--wire] [--config FILE] [--<limit> N]...
+//!   PATH...`: scans files and directories (`-` = standard input). Exit status: 1 if any input is infected,
+//!   else 2 if any is unscannable or could not be scanned, else 0.
+//! - `avscan decompose PATH...`: the tree of parts with type, size and codes.
+//! - `avscan db check PATH...`: every malformed line (file, line, reason) and every signature loaded but not
+//!   matched (and why); exit 2 when a line is malformed.
+//! - `avscan db info [--db PATH]...`: definitions version, signatures per kind, memory, load time.
 
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use clap::{Parser, Subcommand};
-use decomposer::{Decomposer, Limits, Part};
+use clap::{Args, Parser, Subcommand};
+use decomposer::{Decomposer, Part};
+use scanner::config::{Options, Settings};
+use scanner::{Database, Engine, Status, Verdict};
 
 #[derive(Parser)]
 #[command(name = "avscan", version, about = "Content-scanning core: decomposer and signature scanner")]
@@ -15,98 +29,359 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Scan files and directories (recursively; `-` reads standard input) and print a verdict for each.
+    Scan {
+        /// Files and directories to scan.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Signature database file or directory (repeatable). Default: the embedded database.
+        #[arg(long = "db", value_name = "PATH")]
+        databases: Vec<PathBuf>,
+        /// Print one JSON object per input, one per line.
+        #[arg(long)]
+        json: bool,
+        /// max_concurrency: inputs scanned at once (default: the number of cores).
+        #[arg(long, value_name = "N")]
+        jobs: Option<u64>,
+        /// Report every match instead of stopping at the first.
+        #[arg(long)]
+        all_matches: bool,
+        /// The input is an SMTP DATA payload in wire form (dot-stuffed); it is un-stuffed before scanning
+        /// unless use_wire_rep is true.
+        #[arg(long)]
+        wire: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Print the tree of parts of each file: depth, type, size and path, then the codes that occurred.
     Decompose {
         /// Files to decompose.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         #[command(flatten)]
-        limits: LimitArgs,
-        /// CSAPI prefer_mem: hold every extracted child in RAM (up to max_extract_size each) instead of
-        /// spilling children over 8 MiB to unnamed temporary files.
+        common: CommonArgs,
+    },
+    /// Check and describe signature databases.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Report every malformed line and every signature that is loaded but cannot be matched.
+    Check {
+        /// Database files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the definitions version, the signatures per kind, their memory and the load time.
+    Info {
+        /// Database file or directory (repeatable). Default: the embedded database.
+        #[arg(long = "db", value_name = "PATH")]
+        databases: Vec<PathBuf>,
+        /// Print one JSON object.
         #[arg(long)]
-        prefer_mem: bool,
+        json: bool,
     },
 }
 
-/// The CSAPI limits, each as its option name with dashes.
-#[derive(clap::Args)]
-struct LimitArgs {
-    /// max_extract_depth, 1..=50.
-    #[arg(long, default_value_t = 10)]
-    max_extract_depth: u64,
-    /// max_extract_size in bytes, 1..=4294967294.
-    #[arg(long, default_value_t = 104_857_600)]
-    max_extract_size: u64,
+/// Options shared by `scan` and `decompose`: the configuration file and the CSAPI limits, each flag named as its
+/// option with dashes. Flags override the file.
+#[derive(Args)]
+struct CommonArgs {
+    /// TOML configuration file with CSAPI option names (max_extract_depth = 5, ...).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// max_extract_depth, 1..=50 (default 10).
+    #[arg(long, value_name = "N")]
+    max_extract_depth: Option<u64>,
+    /// max_extract_size in bytes, 1..=4294967294 (default 104857600).
+    #[arg(long, value_name = "BYTES")]
+    max_extract_size: Option<u64>,
     /// max_cumulative_extract_size in bytes, 0 (= 209715200)..=2147483648.
-    #[arg(long, default_value_t = 0)]
-    max_cumulative_extract_size: u64,
-    /// max_extract_time in seconds, 0 = unlimited.
-    #[arg(long, default_value_t = 180)]
-    max_extract_time: u64,
-    /// max_file_count, 0 = unlimited.
-    #[arg(long, default_value_t = 5000)]
-    max_file_count: u64,
+    #[arg(long, value_name = "BYTES")]
+    max_cumulative_extract_size: Option<u64>,
+    /// max_extract_time in seconds, 0 = unlimited (default 180).
+    #[arg(long, value_name = "SECONDS")]
+    max_extract_time: Option<u64>,
+    /// max_file_count, 0 = unlimited (default 5000).
+    #[arg(long, value_name = "N")]
+    max_file_count: Option<u64>,
+    /// prefer_mem: hold every extracted child in RAM instead of spilling big ones to temporary files.
+    #[arg(long)]
+    prefer_mem: bool,
 }
 
-impl LimitArgs {
-    fn limits(&self) -> Result<Limits, decomposer::LimitsError> {
-        Limits::builder()
-            .max_extract_depth(self.max_extract_depth)
-            .max_extract_size(self.max_extract_size)
-            .max_cumulative_extract_size(self.max_cumulative_extract_size)
-            .max_extract_time(self.max_extract_time)
-            .max_file_count(self.max_file_count)
-            .build()
+impl CommonArgs {
+    fn options(&self) -> Result<Options, String> {
+        let file = match &self.config {
+            Some(path) => Options::from_file(path).map_err(|error| error.to_string())?,
+            None => Options::default(),
+        };
+        let flags = Options {
+            max_extract_depth: self.max_extract_depth,
+            max_extract_size: self.max_extract_size,
+            max_cumulative_extract_size: self.max_cumulative_extract_size,
+            max_extract_time: self.max_extract_time,
+            max_file_count: self.max_file_count,
+            prefer_mem: self.prefer_mem.then_some(true),
+            ..Options::default()
+        };
+        Ok(file.overridden_by(&flags))
     }
 }
+
+const EXIT_CLEAN: u8 = 0;
+const EXIT_INFECTED: u8 = 1;
+const EXIT_TROUBLE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Decompose { paths, limits, prefer_mem } => {
-            let limits = match limits.limits() {
-                Ok(limits) => limits,
-                Err(error) => {
-                    eprintln!("avscan: {error}");
-                    return ExitCode::from(2);
-                }
-            };
-            let decomposer = Decomposer::builder().limits(limits).prefer_mem(prefer_mem).build();
-            let mut status = ExitCode::SUCCESS;
-            for path in paths {
-                let mut print = |part: &Part<'_>| {
-                    println!(
-                        "{}{} [{}, {} bytes{}]",
-                        "  ".repeat(part.depth() as usize),
-                        part.path().to_string().escape_debug(),
-                        part.file_type(),
-                        part.size(),
-                        if part.is_truncated() { ", truncated" } else { "" }
-                    );
-                    true
-                };
-                match decomposer.decompose_file(&path, &mut print) {
-                    Ok(report) => {
-                        for problem in &report.problems {
-                            println!("  ! {} {}", problem.code, problem.path.escape_debug());
-                        }
-                        println!(
-                            "= {} parts, {} files and {} bytes extracted, depth {}, {} ms",
-                            report.parts,
-                            report.files_extracted,
-                            report.bytes_extracted,
-                            report.max_depth,
-                            report.elapsed.as_millis()
-                        );
-                    }
-                    Err(error) => {
-                        eprintln!("avscan: {error}");
-                        status = ExitCode::from(2);
-                    }
-                }
-            }
-            status
+    let result = match cli.command {
+        Command::Scan { paths, databases, json, jobs, all_matches, wire, common } => {
+            scan(&paths, databases, json, jobs, all_matches, wire, &common)
+        }
+        Command::Decompose { paths, common } => decompose(&paths, &common),
+        Command::Db(DbCommand::Check { paths }) => db_check(&paths),
+        Command::Db(DbCommand::Info { databases, json }) => db_info(&databases, json),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("avscan: {message}");
+            ExitCode::from(EXIT_TROUBLE)
         }
     }
+}
+
+fn init_logging(settings: &Settings) -> Result<(), String> {
+    let builder = tracing_subscriber::fmt().with_target(false);
+    match &settings.scanner_log {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|error| format!("cannot open scanner_log {}: {error}", path.display()))?;
+            let _ = builder.with_ansi(false).with_writer(Mutex::new(file)).try_init();
+        }
+        None => {
+            let _ = builder.with_writer(std::io::stderr).try_init();
+        }
+    }
+    Ok(())
+}
+
+fn load_database(paths: &[PathBuf]) -> Result<Database, String> {
+    if paths.is_empty() { Database::embedded() } else { Database::load(paths) }.map_err(|error| error.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan(
+    paths: &[PathBuf],
+    databases: Vec<PathBuf>,
+    json: bool,
+    jobs: Option<u64>,
+    all_matches: bool,
+    wire: bool,
+    common: &CommonArgs,
+) -> Result<u8, String> {
+    let flags = Options {
+        max_concurrency: jobs,
+        all_matches: all_matches.then_some(true),
+        definitions: (!databases.is_empty()).then_some(databases),
+        ..Options::default()
+    };
+    let options = common.options()?.overridden_by(&flags);
+    let settings = Settings::resolve(&options, scanner::DEFAULT_ENGINE_NAME).map_err(|error| error.to_string())?;
+    init_logging(&settings)?;
+    let database = Arc::new(load_database(&settings.definitions)?);
+    let engine = Engine::builder()
+        .limits(settings.limits)
+        .max_concurrency(settings.max_concurrency)
+        .all_matches(settings.all_matches)
+        .prefer_mem(settings.prefer_mem)
+        .build(database)
+        .map_err(|error| error.to_string())?;
+    let unstuff = wire && !settings.use_wire_rep;
+
+    let progress = Progress::new();
+    let infected = AtomicBool::new(false);
+    let trouble = AtomicBool::new(false);
+    let stdout = Mutex::new(std::io::stdout());
+    let report = |path: &Path, verdict: Verdict| {
+        match verdict.status {
+            Status::Infected => infected.store(true, Ordering::Relaxed),
+            Status::Clean | Status::PartIsContainer => {}
+            _ => trouble.store(true, Ordering::Relaxed),
+        }
+        progress.done(&verdict);
+        let shown = path.display().to_string();
+        let text = if json { verdict.to_json_line(&shown) } else { human_line(&shown, &verdict) };
+        if let Ok(out) = stdout.lock() {
+            let _ = writeln!(out.lock(), "{text}");
+        }
+    };
+    let (stdin_inputs, file_inputs): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.iter().cloned().partition(|path| path.as_os_str() == "-");
+    if !stdin_inputs.is_empty() {
+        report(Path::new("-"), scan_stdin(&engine, unstuff));
+    }
+    if unstuff {
+        // Wire-form files are read whole and un-stuffed before the walk.
+        for path in &file_inputs {
+            let verdict = match std::fs::read(path) {
+                Ok(bytes) => engine.scan_bytes(&file_name(path), &scanner::wire::unstuff(&bytes)),
+                Err(error) => engine.input_error(&error),
+            };
+            report(path, verdict);
+        }
+    } else {
+        engine.scan_paths(&file_inputs, &report);
+    }
+    progress.finish();
+    Ok(if infected.load(Ordering::Relaxed) {
+        EXIT_INFECTED
+    } else if trouble.load(Ordering::Relaxed) {
+        EXIT_TROUBLE
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned())
+}
+
+fn scan_stdin(engine: &Engine, unstuff: bool) -> Verdict {
+    if unstuff {
+        let mut bytes = Vec::new();
+        return match std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes) {
+            Ok(_) => engine.scan_bytes("stdin", &scanner::wire::unstuff(&bytes)),
+            Err(error) => engine.input_error(&error),
+        };
+    }
+    engine.scan_reader("stdin", std::io::stdin().lock())
+}
+
+/// `path: OK`, `path: NAME FOUND in PART`, `path: UNSCANNABLE (CODE)`, `path: ERROR (CODE)`.
+fn human_line(path: &str, verdict: &Verdict) -> String {
+    let code = verdict.scan_code.map(|code| code.to_string()).unwrap_or_default();
+    match verdict.status {
+        Status::Clean => {
+            if verdict.codes.is_empty() {
+                format!("{path}: OK")
+            } else {
+                format!("{path}: OK ({code})")
+            }
+        }
+        Status::Infected => verdict
+            .detections
+            .iter()
+            .map(|detection| format!("{path}: {} FOUND in {}", detection.name, detection.part))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        status => format!("{path}: {status} ({code})"),
+    }
+}
+
+/// A progress line on standard error when it is a terminal: inputs, bytes and detections so far.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    inputs: AtomicU64,
+    bytes: AtomicU64,
+    infected: AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        Progress { bar, inputs: AtomicU64::new(0), bytes: AtomicU64::new(0), infected: AtomicU64::new(0) }
+    }
+
+    fn done(&self, verdict: &Verdict) {
+        let inputs = self.inputs.fetch_add(1, Ordering::Relaxed) + 1;
+        let bytes = self.bytes.fetch_add(verdict.stats.bytes_scanned, Ordering::Relaxed) + verdict.stats.bytes_scanned;
+        let infected = self.infected.fetch_add(u64::from(verdict.status == Status::Infected), Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{inputs} inputs, {:.1} MB scanned, {} infected",
+                bytes as f64 / 1e6,
+                infected + u64::from(verdict.status == Status::Infected)
+            ));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn decompose(paths: &[PathBuf], common: &CommonArgs) -> Result<u8, String> {
+    let settings =
+        Settings::resolve(&common.options()?, scanner::DEFAULT_ENGINE_NAME).map_err(|error| error.to_string())?;
+    let decomposer = Decomposer::builder().limits(settings.limits).prefer_mem(settings.prefer_mem).build();
+    let mut status = EXIT_CLEAN;
+    for path in paths {
+        let mut print = |part: &Part<'_>| {
+            println!(
+                "{}{} [{}, {} bytes{}]",
+                "  ".repeat(part.depth() as usize),
+                part.path().to_string().escape_debug(),
+                part.file_type(),
+                part.size(),
+                if part.is_truncated() { ", truncated" } else { "" }
+            );
+            true
+        };
+        match decomposer.decompose_file(path, &mut print) {
+            Ok(report) => {
+                for problem in &report.problems {
+                    println!("  ! {} {}", problem.code, problem.path.escape_debug());
+                }
+                println!(
+                    "= {} parts, {} files and {} bytes extracted, depth {}, {} ms",
+                    report.parts,
+                    report.files_extracted,
+                    report.bytes_extracted,
+                    report.max_depth,
+                    report.elapsed.as_millis()
+                );
+            }
+            Err(error) => {
+                eprintln!("avscan: {error}");
+                status = EXIT_TROUBLE;
+            }
+        }
+    }
+    Ok(status)
+}
+
+fn db_check(paths: &[PathBuf]) -> Result<u8, String> {
+    let check = Database::check(paths).map_err(|error| error.to_string())?;
+    for error in &check.errors {
+        println!("error: {error}");
+    }
+    for unsupported in &check.unsupported {
+        println!("not matched: {unsupported}");
+    }
+    println!("{}", check.summary());
+    Ok(if check.errors.is_empty() { EXIT_CLEAN } else { EXIT_TROUBLE })
+}
+
+fn db_info(databases: &[PathBuf], json: bool) -> Result<u8, String> {
+    let database = load_database(databases)?;
+    let info = database.info();
+    if json {
+        println!("{}", info.to_json());
+    } else {
+        print!("{info}");
+    }
+    Ok(EXIT_CLEAN)
 }
