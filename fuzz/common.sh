@@ -5,7 +5,7 @@
 # a sanitizer (faster, but blind to large allocations made in C), in a target directory of its own.
 
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-TARGETS=(walk zip tar gzip bzip2 xz)
+TARGETS=(walk zip tar gzip bzip2 xz signature scan)
 FUZZ_SANITIZER="${FUZZ_SANITIZER:-address}"
 TRIPLE="$(rustc -vV | sed -n 's/^host: //p')"
 # The default build is where `cargo fuzz run -O -a <target>` puts it; another sanitizer's build has a target
@@ -50,10 +50,10 @@ run_target() {
 seed_dirs() {
     local target="$1"
     local dirs=("$FUZZ_DIR/corpus/$target")
-    if [[ "$target" == walk ]]; then
+    if [[ "$target" == walk || "$target" == scan ]]; then
         local other
-        for other in "${TARGETS[@]}"; do
-            [[ "$other" == walk ]] || dirs+=("$FUZZ_DIR/corpus/$other")
+        for other in zip tar gzip bzip2 xz; do
+            dirs+=("$FUZZ_DIR/corpus/$other")
         done
         [[ -d "$FUZZ_DIR/../corpus/fixtures" ]] && dirs+=("$FUZZ_DIR/../corpus/fixtures")
     fi

@@ -212,3 +212,102 @@ impl CheckingSink {
         }
     }
 }
+
+/// The `signature` target: every line of `data` through each ClamAV line parser (none may panic), then the
+/// body patterns that loaded compiled into one matcher, which must find the same matches in `data` searched
+/// whole and searched in small windows read a few bytes at a time.
+pub fn signature(data: &[u8]) {
+    use scanner::matcher::{BodyMatcher, CompiledPattern, MatchScratch, PatternOwner, TargetFilter};
+    use scanner::signature::{self, HashKind, Line};
+
+    let mut patterns = Vec::new();
+    for line in data.split(|&b| b == b'\n').take(64) {
+        let _ = signature::parse_hash_line(HashKind::File, line);
+        let _ = signature::parse_hash_line(HashKind::PeSection, line);
+        let _ = signature::hash::parse_ignore_line(line);
+        if let Ok(Line::Signature(logical)) = signature::parse_logical_line(line) {
+            let counts = vec![1; logical.subsignatures.len()];
+            let _ = logical.expression.evaluate(&counts);
+        }
+        if let Ok(Line::Signature(body)) = signature::parse_body_line(line) {
+            let owner = PatternOwner::Body(u32::try_from(patterns.len()).unwrap_or(0));
+            patterns.push(CompiledPattern {
+                pattern: body.pattern,
+                offset: body.offset,
+                target: TargetFilter::Any,
+                owner,
+            });
+        }
+    }
+    if patterns.is_empty() {
+        return;
+    }
+    let Ok(mut matcher) = BodyMatcher::new(patterns) else { return };
+    let mut whole = Vec::new();
+    let mut scratch = MatchScratch::default();
+    let _ = matcher.scan_slice(data, FileType::Binary, &mut scratch, &mut |m| {
+        whole.push((m.pattern, m.start, m.end));
+        std::ops::ControlFlow::Continue(())
+    });
+    matcher.set_window(64);
+    let mut windowed = Vec::new();
+    let mut reader = Trickle { bytes: data, step: 7 };
+    let result =
+        matcher.scan_reader(&mut reader, data.len() as u64, FileType::Binary, &mut scratch, &mut |_| {}, &mut |m| {
+            windowed.push((m.pattern, m.start, m.end));
+            std::ops::ControlFlow::Continue(())
+        });
+    assert!(result.is_ok(), "reading from a slice cannot fail");
+    whole.sort_unstable();
+    whole.dedup();
+    windowed.sort_unstable();
+    windowed.dedup();
+    assert_eq!(whole, windowed, "windowed search disagrees with the whole-slice search");
+}
+
+/// A reader over a slice that returns at most `step` bytes per call.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.bytes.len());
+        let (now, rest) = self.bytes.split_at(n);
+        buf[..n].copy_from_slice(now);
+        self.bytes = rest;
+        Ok(n)
+    }
+}
+
+/// The `scan` target: the embedded database over `data` under the fuzz limits, stopping at the first detection
+/// and with all matches. Both must agree on whether the input is infected, and the first detection of the
+/// stopping scan must be among those of the full one.
+pub fn scan(data: &[u8]) {
+    use std::sync::Arc;
+
+    use scanner::{Database, Engine, Status};
+
+    static ENGINES: OnceLock<(Engine, Engine)> = OnceLock::new();
+    let (first, all) = ENGINES.get_or_init(|| {
+        let database = Arc::new(Database::embedded().expect("the embedded database loads"));
+        let limits = *decomposer().limits();
+        let build = |all_matches| {
+            Engine::builder()
+                .limits(limits)
+                .max_concurrency(1)
+                .all_matches(all_matches)
+                .build(Arc::clone(&database))
+                .expect("the fuzz engine builds")
+        };
+        (build(false), build(true))
+    });
+    let first = first.scan_bytes("fuzz", data);
+    let all = all.scan_bytes("fuzz", data);
+    assert_eq!(first.status == Status::Infected, all.status == Status::Infected, "{first:?} vs {all:?}");
+    if let Some(detection) = first.detections.first() {
+        assert!(all.detections.contains(detection), "{detection:?} missing with all matches");
+    }
+    assert!(all.stats.parts <= MAX_FILE_COUNT + 1);
+}

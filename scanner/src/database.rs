@@ -173,7 +173,7 @@ impl fmt::Display for DatabaseInfo {
         }
         writeln!(f, "names: {:.2} MiB", mib(self.names_memory))?;
         writeln!(f, "not matched (see avscan db check): {}", self.unsupported.len())?;
-        writeln!(f, "skipped for functionality level: {}", self.skipped_for_level)?;
+        writeln!(f, "lines skipped as ClamAV 1.4 skips them: {}", self.skipped_for_level)?;
         writeln!(f, "total: {} signatures, loaded in {} ms", self.total(), self.load_time.as_millis())
     }
 }
@@ -193,7 +193,7 @@ impl CheckReport {
     /// One summary line.
     pub fn summary(&self) -> String {
         format!(
-            "{} signatures ({} hash, {} section hash, {} body, {} logical, {} allow-list); {} malformed lines; {} not matched here; {} skipped for functionality level",
+            "{} signatures ({} hash, {} section hash, {} body, {} logical, {} allow-list); {} malformed lines; {} not matched here; {} lines skipped as ClamAV 1.4 skips them",
             self.info.total(),
             self.info.hash.count,
             self.info.section_hash.count,
@@ -769,7 +769,7 @@ fn add_body(
     }
     parsed.counts.body.count += 1;
     let reason = match (&signature.offset, target_filter(signature.target)) {
-        (Offset::Unsupported(relative), _) => Err(format!("offset {relative:?} needs a PE/ELF parser")),
+        (offset @ Offset::Unsupported(_), _) => Err(format!("offset {offset} needs a PE/ELF parser")),
         (_, Err(reason)) => Err(reason),
         (_, Ok(target)) => Ok(target),
     };
@@ -804,8 +804,8 @@ fn logical_unsupported(description: &TargetDescription, subsignatures: &[SubSign
     }
     subsignatures.iter().enumerate().find_map(|(index, subsignature)| match subsignature {
         SubSignature::Unsupported { kind, .. } => Some(format!("subsignature {index} is a {kind:?} subsignature")),
-        SubSignature::Content { offset: Offset::Unsupported(relative), .. } => {
-            Some(format!("subsignature {index}: offset {relative:?} needs a PE/ELF parser"))
+        SubSignature::Content { offset: offset @ Offset::Unsupported(_), .. } => {
+            Some(format!("subsignature {index}: offset {offset} needs a PE/ELF parser"))
         }
         SubSignature::Content { .. } => None,
     })

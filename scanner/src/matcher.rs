@@ -121,6 +121,8 @@ pub struct BodyMatcher {
     left_context: usize,
     /// Most bytes any segment spans from its anchor's start to its end, plus one for a boundary check.
     right_context: usize,
+    /// Bytes read per window by [`BodyMatcher::scan_reader`] (at least twice the contexts).
+    window: usize,
 }
 
 /// Why a set of patterns could not be compiled.
@@ -155,7 +157,15 @@ impl BodyMatcher {
             .map(|segment| Literal { bytes: segment.anchor(), nocase: segment.anchor_nocase() })
             .collect();
         let literals = LiteralSet::new(&literals).map_err(|error| CompileError(error.to_string()))?;
-        Ok(BodyMatcher { literals, anchors, patterns, left_context, right_context })
+        let window = WINDOW.max(left_context.saturating_add(right_context).saturating_mul(2));
+        Ok(BodyMatcher { literals, anchors, patterns, left_context, right_context, window })
+    }
+
+    /// Reads spilled parts `bytes` at a time (never less than twice the widest segment) instead of 1 MiB: for
+    /// tests that put matches across many window edges.
+    #[doc(hidden)]
+    pub fn set_window(&mut self, bytes: usize) {
+        self.window = bytes.max(self.left_context.saturating_add(self.right_context).saturating_mul(2));
     }
 
     /// The patterns, in the order given.
@@ -197,7 +207,7 @@ impl BodyMatcher {
         scratch.progress.clear();
         let mut buffer = std::mem::take(&mut scratch.buffer);
         buffer.clear();
-        let window = WINDOW.max(self.left_context.saturating_add(self.right_context).saturating_mul(2));
+        let window = self.window;
         // Part offset of buffer[0], and the first part offset whose anchors are not yet searched.
         let mut buffer_offset: u64 = 0;
         let mut searched_to: u64 = 0;
