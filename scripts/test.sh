@@ -4,11 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# ClamAV's clamscan is the oracle of the scanner's differential test (scanner/tests/clamav.rs), which must run
-# here rather than skip.
-if ! command -v clamscan >/dev/null; then
-    echo "test.sh: installing clamav (clamscan) for the differential test"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clamav >/dev/null
+# ClamAV's clamscan is the oracle of the scanner's differential test (scanner/tests/clamav.rs), and ClamAV's
+# test files are inputs of the scanner's tests: both must run here rather than skip.
+if ! command -v clamscan >/dev/null || [ ! -d /usr/share/clamav-testfiles ]; then
+    echo "test.sh: installing clamav and clamav-testfiles for the scanner's tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clamav clamav-testfiles >/dev/null
 fi
 export AVSCAN_REQUIRE_CLAMAV=1
 

@@ -1,0 +1,113 @@
+//! Loading signature databases: directories, `.cvd` containers, versions, and what is reported rather than
+//! matched.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use corpus::generators::EICAR;
+use scanner::{Database, Engine, LoadError, Status};
+
+const EICAR_NDB: &str = "Eicar-Test-Signature:0:0:58354f2150254041505b345c505a58353428505e2937434329377d2445494341522d5354414e444152442d414e544956495255532d544553542d46494c452124482b482a\n";
+
+fn dir_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_cvd_is_opened_with_the_decomposer_and_its_header_gives_the_version() {
+    let mut header =
+        b"ClamAV-VDB:25 Nov 2026 10-00 +0000:27371:1:216:0123456789abcdef:signature:builder:1764064800".to_vec();
+    header.resize(512, b' ');
+    let tar = corpus::tar(&[("daily.ndb", EICAR_NDB.as_bytes()), ("daily.info", b"DAILY:info\n")]);
+    let cvd = [header, corpus::gzip(&tar, None)].concat();
+    let dir = dir_with(&[("daily.cvd", &cvd)]);
+    let database = Database::load(&[dir.path().join("daily.cvd")]).unwrap();
+    assert_eq!(database.version(), "daily:27371");
+    assert_eq!(database.info().body.count, 1);
+    let engine = Engine::builder().build(Arc::new(database)).unwrap();
+    assert_eq!(engine.scan_bytes("e", EICAR).info.as_deref(), Some("Eicar-Test-Signature"));
+}
+
+#[test]
+fn an_info_file_or_a_version_file_names_the_version_else_the_content_does() {
+    let info = dir_with(&[
+        ("main.ndb", EICAR_NDB.as_bytes()),
+        ("main.info", b"ClamAV-VDB:16 Sep 2021 08-32 -0400:62:6647427:90:x:y:z:1\n"),
+    ]);
+    assert_eq!(Database::load(&[info.path().to_path_buf()]).unwrap().version(), "main:62");
+    let version = dir_with(&[("main.ndb", EICAR_NDB.as_bytes()), ("VERSION", b"corp-defs 2026.11.25\n")]);
+    assert_eq!(Database::load(&[version.path().to_path_buf()]).unwrap().version(), "corp-defs 2026.11.25");
+    let plain = dir_with(&[("main.ndb", EICAR_NDB.as_bytes())]);
+    let derived = Database::load(&[plain.path().to_path_buf()]).unwrap();
+    assert!(derived.version().starts_with("content:") && derived.version().len() == 24, "{}", derived.version());
+    let same = dir_with(&[("main.ndb", EICAR_NDB.as_bytes())]);
+    assert_eq!(Database::load(&[same.path().to_path_buf()]).unwrap().version(), derived.version());
+}
+
+#[test]
+fn unknown_files_in_a_directory_are_listed_not_loaded() {
+    let dir = dir_with(&[("main.ndb", EICAR_NDB.as_bytes()), ("README.txt", b"notes"), ("freshclam.dat", b"\x00")]);
+    let database = Database::load(&[dir.path().to_path_buf()]).unwrap();
+    let ignored: Vec<String> =
+        database.info().ignored_files.iter().map(|f| f.rsplit('/').next().unwrap().to_owned()).collect();
+    assert_eq!(ignored, ["README.txt", "freshclam.dat"]);
+    // Given by name, a file that is not a signature file is an error.
+    let error = Database::load(&[dir.path().join("README.txt")]).unwrap_err();
+    assert!(error.to_string().contains("not a signature file"), "{error}");
+    let error = Database::load(&[PathBuf::from("/nonexistent/db")]).unwrap_err();
+    assert!(matches!(error, LoadError::Io { .. }), "{error}");
+}
+
+#[test]
+fn signatures_that_cannot_be_matched_are_reported_not_dropped() {
+    let dir = dir_with(&[
+        ("a.ndb", b"Html.Sig:3:*:3c7363726970743e\nPe.Entry:1:EP+0:e800000000\nAny.Sig:0:*:616263646566\n"),
+        (
+            "a.mdb",
+            b"1024:0123456789abcdef0123456789abcdef:Section.Sig\n2048:0123456789abcdef0123456789abcdef:Section.Two\n",
+        ),
+        ("a.ndu", b"Pua.Sig:0:*:616263646566\n"),
+        ("a.ldb", b"Regex.Sig;Engine:81-255,Target:0;0&1;616263;0/ab+c/\n"),
+    ]);
+    let check = Database::check(&[dir.path().to_path_buf()]).unwrap();
+    assert!(check.errors.is_empty(), "{:?}", check.errors);
+    let reasons: Vec<String> = check.unsupported.iter().map(|u| format!("{}: {}", u.name, u.reason)).collect();
+    assert_eq!(reasons.len(), 5, "{reasons:#?}");
+    assert!(reasons.iter().any(|r| r.starts_with("Html.Sig: target type 3")), "{reasons:#?}");
+    assert!(reasons.iter().any(|r| r.starts_with("Pe.Entry: offset EP+0")), "{reasons:#?}");
+    assert!(reasons.iter().any(|r| r.starts_with("(2 PE section hashes)")), "{reasons:#?}");
+    assert!(reasons.iter().any(|r| r.starts_with("(whole file): potentially-unwanted")), "{reasons:#?}");
+    assert!(reasons.iter().any(|r| r.starts_with("Regex.Sig: subsignature 1")), "{reasons:#?}");
+    assert_eq!(check.info.body.count, 3);
+    assert_eq!(check.info.section_hash.count, 2);
+    assert_eq!(check.info.logical.count, 1);
+}
+
+#[test]
+fn a_malformed_line_refuses_the_whole_set_with_file_line_and_reason() {
+    let dir = dir_with(&[("a.ndb", b"Good:0:*:616263646566\nBad:0:*:6162zz\n"), ("b.hdb", b"nothex:68:Bad.Hash\n")]);
+    let LoadError::Lines(errors) = Database::load(&[dir.path().to_path_buf()]).unwrap_err() else {
+        panic!("expected malformed lines")
+    };
+    let shown: Vec<String> =
+        errors.iter().map(|e| format!("{}:{}", e.file.rsplit('/').next().unwrap(), e.line)).collect();
+    assert_eq!(shown, ["a.ndb:2", "b.hdb:1"]);
+    assert!(errors.iter().all(|e| !e.reason.is_empty()));
+}
+
+#[test]
+fn the_embedded_database_matches_clamavs_test_file_by_hash() {
+    // Debian's clamav-testfiles, which scripts/test.sh installs; elsewhere the test says so and passes.
+    let Ok(clam) = std::fs::read("/usr/share/clamav-testfiles/clam.exe") else {
+        assert!(std::env::var_os("AVSCAN_REQUIRE_CLAMAV").is_none(), "clamav-testfiles are not installed");
+        eprintln!("clamav-testfiles not installed: skipping");
+        return;
+    };
+    let engine = Engine::builder().build(Arc::new(Database::embedded().unwrap())).unwrap();
+    let verdict = engine.scan_bytes("clam.exe", &clam);
+    assert_eq!((verdict.status, verdict.info.as_deref()), (Status::Infected, Some("ClamAV-Test-File")));
+}
