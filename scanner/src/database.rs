@@ -610,7 +610,9 @@ fn container_requirement(name: &str) -> Result<ContainerRequirement, String> {
     Ok(ContainerRequirement::Type(match name {
         "CL_TYPE_ANY" => return Ok(ContainerRequirement::None),
         "CL_TYPE_ZIP" | "CL_TYPE_ZIPSFX" => FileType::Zip,
-        "CL_TYPE_POSIX_TAR" | "CL_TYPE_OLD_TAR" => FileType::Tar,
+        // ClamAV calls every tar with the `ustar` magic (GNU included) POSIX; the decomposer does not tell
+        // v7 tars apart, so CL_TYPE_OLD_TAR is reported below rather than matched as any tar.
+        "CL_TYPE_POSIX_TAR" => FileType::Tar,
         "CL_TYPE_GZ" => FileType::Gzip,
         "CL_TYPE_BZ" => FileType::Bzip2,
         "CL_TYPE_XZ" => FileType::Xz,
@@ -666,9 +668,6 @@ fn parse_source(source: &Source, ignored: &IgnoreList, parsed: &mut Parsed) {
             let mut section_hashes = 0u64;
             for (index, line) in source.text.split_inclusive(|&b| b == b'\n').enumerate() {
                 let line_number = index + 1;
-                if signature_line(line).is_empty() {
-                    continue;
-                }
                 let refused = |reason: String| LineError { file: file.into(), line: line_number, reason };
                 let result = match syntax {
                     Syntax::Hash(HashKind::PeSection) => {

@@ -290,8 +290,9 @@ struct MatchSink<'d> {
     scratch: MatchScratch,
     /// Logical signature -> match count per subsignature, for the current part (sparse).
     logical_counts: HashMap<u32, Vec<u32>>,
-    /// Types of the containers above the current part, by depth (for `Container:` in logical signatures).
-    ancestors: Vec<FileType>,
+    /// The containers above the current part, by depth: their types (for `Container:` in logical signatures)
+    /// and whether an allow-list hash (`.fp`) cleared them, which clears everything inside them too.
+    ancestors: Vec<(FileType, bool)>,
     detections: Vec<Detection>,
     codes: Vec<ResultCode>,
     stats: ScanStats,
@@ -313,8 +314,9 @@ impl<'d> MatchSink<'d> {
         }
     }
 
-    /// Matches one part; returns the name ids of the signatures that matched (body, logical and hash).
-    fn match_part(&mut self, part: &Part<'_>) -> Result<(), std::io::Error> {
+    /// Matches one part, leaving in `names_found` the name ids of the signatures that matched (body, logical
+    /// and hash). Returns whether the part's hash is on the allow list (then nothing matched).
+    fn match_part(&mut self, part: &Part<'_>) -> Result<bool, std::io::Error> {
         let database = self.database;
         let size = part.size();
         let file_type = part.file_type();
@@ -374,18 +376,18 @@ impl<'d> MatchSink<'d> {
             }
         }
         self.stats.bytes_scanned += size;
-        let container = self.ancestors.last().copied();
+        let container = self.ancestors.last().map(|&(file_type, _)| file_type);
         database.evaluate_logical(&self.logical_counts, file_type, size, container, &mut self.names_found);
         if let Some(hasher) = hasher {
             self.stats.parts_hashed += 1;
             let digests = hasher.finish();
             if database.is_allowed(size, &digests) {
                 self.names_found.clear();
-                return Ok(());
+                return Ok(true);
             }
             database.lookup_hashes(size, &digests, &mut self.names_found);
         }
-        Ok(())
+        Ok(false)
     }
 }
 
@@ -393,11 +395,21 @@ impl PartSink for MatchSink<'_> {
     fn part(&mut self, part: &Part<'_>) -> bool {
         self.stats.parts += 1;
         self.ancestors.truncate(part.depth() as usize);
-        if let Err(error) = self.match_part(part) {
-            tracing::warn!(%error, part = %part.path(), "cannot read a spilled part");
-            push_code(&mut self.codes, ResultCode::Dec(DecResult::TempfileAccessFailed));
+        if self.ancestors.last().is_some_and(|&(_, allowed)| allowed) {
+            // Inside an allow-listed container (as ClamAV: every layer up to the input is checked).
+            self.ancestors.push((part.file_type(), true));
+            return true;
         }
-        self.ancestors.push(part.file_type());
+        self.names_found.clear();
+        let allowed = match self.match_part(part) {
+            Ok(allowed) => allowed,
+            Err(error) => {
+                tracing::warn!(%error, part = %part.path(), "cannot read a spilled part");
+                push_code(&mut self.codes, ResultCode::Dec(DecResult::TempfileAccessFailed));
+                false
+            }
+        };
+        self.ancestors.push((part.file_type(), allowed));
         if self.names_found.is_empty() {
             return true;
         }

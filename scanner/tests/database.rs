@@ -89,13 +89,14 @@ fn signatures_that_cannot_be_matched_are_reported_not_dropped() {
 
 #[test]
 fn a_malformed_line_refuses_the_whole_set_with_file_line_and_reason() {
-    let dir = dir_with(&[("a.ndb", b"Good:0:*:616263646566\nBad:0:*:6162zz\n"), ("b.hdb", b"nothex:68:Bad.Hash\n")]);
+    // A blank line is malformed too, as ClamAV has it.
+    let dir = dir_with(&[("a.ndb", b"Good:0:*:616263646566\n\nBad:0:*:6162zz\n"), ("b.hdb", b"nothex:68:Bad.Hash\n")]);
     let LoadError::Lines(errors) = Database::load(&[dir.path().to_path_buf()]).unwrap_err() else {
         panic!("expected malformed lines")
     };
     let shown: Vec<String> =
         errors.iter().map(|e| format!("{}:{}", e.file.rsplit('/').next().unwrap(), e.line)).collect();
-    assert_eq!(shown, ["a.ndb:2", "b.hdb:1"]);
+    assert_eq!(shown, ["a.ndb:2", "a.ndb:3", "b.hdb:1"]);
     assert!(errors.iter().all(|e| !e.reason.is_empty()));
 }
 
