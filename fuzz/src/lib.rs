@@ -217,7 +217,7 @@ impl CheckingSink {
 /// body patterns that loaded compiled into one matcher, which must find the same matches in `data` searched
 /// whole and searched in small windows read a few bytes at a time.
 pub fn signature(data: &[u8]) {
-    use scanner::matcher::{BodyMatcher, CompiledPattern, MatchScratch, PatternOwner, TargetFilter};
+    use scanner::matcher::{BodyMatcher, CompiledPattern, MatchScratch, Pass, PatternOwner, TargetFilter};
     use scanner::signature::{self, HashKind, Line};
 
     let mut patterns = Vec::new();
@@ -245,18 +245,24 @@ pub fn signature(data: &[u8]) {
     let Ok(mut matcher) = BodyMatcher::new(patterns) else { return };
     let mut whole = Vec::new();
     let mut scratch = MatchScratch::default();
-    let _ = matcher.scan_slice(data, FileType::Binary, &mut scratch, &mut |m| {
+    let _ = matcher.scan_slice(data, Pass::Raw(FileType::Binary), &mut scratch, &mut |m| {
         whole.push((m.pattern, m.start, m.end));
         std::ops::ControlFlow::Continue(())
     });
     matcher.set_window(64);
     let mut windowed = Vec::new();
     let mut reader = Trickle { bytes: data, step: 7 };
-    let result =
-        matcher.scan_reader(&mut reader, data.len() as u64, FileType::Binary, &mut scratch, &mut |_| {}, &mut |m| {
+    let result = matcher.scan_reader(
+        &mut reader,
+        data.len() as u64,
+        Pass::Raw(FileType::Binary),
+        &mut scratch,
+        &mut |_| {},
+        &mut |m| {
             windowed.push((m.pattern, m.start, m.end));
             std::ops::ControlFlow::Continue(())
-        });
+        },
+    );
     assert!(result.is_ok(), "reading from a slice cannot fail");
     whole.sort_unstable();
     whole.dedup();

@@ -22,7 +22,7 @@ use decomposer::FileType;
 use sha2::Digest as _;
 
 use crate::hashes::{AlgorithmSet, HashStore, HashStoreBuilder, PartDigests};
-use crate::matcher::{BodyMatcher, CompiledPattern, PatternOwner, TargetFilter};
+use crate::matcher::{BodyMatcher, CompiledPattern, Pass, PatternOwner, TargetFilter};
 use crate::names::{NameId, NameTable, NameTableBuilder};
 use crate::signature::{
     self, Expression, FileKind, HashKind, HashSize, Line, Offset, SubSignature, Syntax, Target, TargetDescription,
@@ -359,7 +359,7 @@ impl Database {
     pub(crate) fn evaluate_logical(
         &self,
         counts: &HashMap<u32, Vec<u32>>,
-        file_type: FileType,
+        pass: Pass,
         size: u64,
         container: Option<FileType>,
         found: &mut Vec<NameId>,
@@ -368,7 +368,7 @@ impl Database {
             .iter()
             .filter(|&(&index, counts)| {
                 self.logical.get(index as usize).is_some_and(|entry| {
-                    entry.target.accepts(file_type)
+                    entry.target.accepts(pass)
                         && entry.file_size.as_ref().is_none_or(|range| range.contains(&size))
                         && entry.container.is_none_or(|wanted| match wanted {
                             ContainerRequirement::None => container.is_none(),
@@ -592,7 +592,7 @@ fn target_filter(target: Target) -> Result<TargetFilter, String> {
         Target::PortableExecutable => Ok(TargetFilter::Only(FileType::Pe)),
         Target::Elf => Ok(TargetFilter::Only(FileType::Elf)),
         Target::Pdf => Ok(TargetFilter::Only(FileType::Pdf)),
-        Target::Ascii => Ok(TargetFilter::Only(FileType::Text)),
+        Target::Ascii => Ok(TargetFilter::NormalizedText),
         other => Err(format!("target type {other} is not detected by the decomposer")),
     }
 }

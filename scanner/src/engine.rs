@@ -25,7 +25,8 @@ use rayon::prelude::*;
 
 use crate::database::Database;
 use crate::hashes::PartHasher;
-use crate::matcher::{MatchScratch, PatternOwner};
+use crate::matcher::{MatchScratch, Pass, PatternMatch, PatternOwner};
+use crate::textnorm::{NormalizingReader, TextNormalizer};
 use crate::verdict::{Detection, ScanStats, Status, Verdict};
 
 /// The longest engine name accepted (CSAPI's NAME_TOO_LONG rule).
@@ -297,6 +298,8 @@ struct MatchSink<'d> {
     codes: Vec<ResultCode>,
     stats: ScanStats,
     names_found: Vec<u32>,
+    /// The normalized form of the current text part, reused from part to part.
+    normalized: Vec<u8>,
 }
 
 impl<'d> MatchSink<'d> {
@@ -311,6 +314,7 @@ impl<'d> MatchSink<'d> {
             codes: Vec::new(),
             stats: ScanStats::default(),
             names_found: Vec::new(),
+            normalized: Vec::new(),
         }
     }
 
@@ -322,39 +326,22 @@ impl<'d> MatchSink<'d> {
         let file_type = part.file_type();
         let algorithms = database.hash_algorithms_for(size);
         let mut hasher = (!algorithms.is_empty()).then(|| PartHasher::new(algorithms));
-        let all_matches = self.all_matches;
-        let names_found = &mut self.names_found;
-        let logical_counts = &mut self.logical_counts;
-        logical_counts.clear();
-        names_found.clear();
-        let mut on_match = |found: crate::matcher::PatternMatch| {
-            match found.owner {
-                PatternOwner::Body(index) => {
-                    if let Some(name) = database.body_name(index) {
-                        names_found.push(name);
-                        if !all_matches {
-                            return ControlFlow::Break(());
-                        }
-                    }
-                }
-                PatternOwner::Logical { signature, subsignature } => {
-                    let counts = logical_counts
-                        .entry(signature)
-                        .or_insert_with(|| vec![0; database.logical_subsignature_count(signature)]);
-                    if let Some(count) = counts.get_mut(subsignature as usize) {
-                        *count = count.saturating_add(1);
-                    }
-                }
-            }
-            ControlFlow::Continue(())
-        };
         let matcher = database.body_matcher();
+        let pass = Pass::Raw(file_type);
+        self.logical_counts.clear();
+        let mut collector = Collector {
+            database,
+            all_matches: self.all_matches,
+            names_found: &mut self.names_found,
+            logical_counts: &mut self.logical_counts,
+        };
+        let mut on_match = |found: PatternMatch| collector.found(found);
         match part.bytes() {
             Some(bytes) => {
                 if let Some(hasher) = &mut hasher {
                     hasher.update(bytes);
                 }
-                let _ = matcher.scan_slice(bytes, file_type, &mut self.scratch, &mut on_match);
+                let _ = matcher.scan_slice(bytes, pass, &mut self.scratch, &mut on_match);
             }
             None => {
                 let mut reader = part.reader()?;
@@ -363,21 +350,29 @@ impl<'d> MatchSink<'d> {
                         hasher.update(block);
                     }
                 };
-                let flow =
-                    matcher.scan_reader(&mut reader, size, file_type, &mut self.scratch, &mut feed, &mut on_match)?;
+                let flow = matcher.scan_reader(&mut reader, size, pass, &mut self.scratch, &mut feed, &mut on_match)?;
                 if flow.is_break()
                     && let Some(hasher) = &mut hasher
                 {
                     // The hash needs the whole part even when the body search stopped early.
-                    let mut rest = Vec::new();
-                    reader.read_to_end(&mut rest)?;
-                    hasher.update(&rest);
+                    let mut block = vec![0; 64 * 1024];
+                    loop {
+                        match reader.read(&mut block) {
+                            Ok(0) => break,
+                            Ok(n) => hasher.update(&block[..n]),
+                            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(error) => return Err(error),
+                        }
+                    }
                 }
             }
         }
         self.stats.bytes_scanned += size;
         let container = self.ancestors.last().map(|&(file_type, _)| file_type);
-        database.evaluate_logical(&self.logical_counts, file_type, size, container, &mut self.names_found);
+        database.evaluate_logical(&self.logical_counts, pass, size, container, &mut self.names_found);
+        if file_type == FileType::Text && (self.all_matches || self.names_found.is_empty()) {
+            self.match_normalized_text(part, container)?;
+        }
         if let Some(hasher) = hasher {
             self.stats.parts_hashed += 1;
             let digests = hasher.finish();
@@ -388,6 +383,111 @@ impl<'d> MatchSink<'d> {
             database.lookup_hashes(size, &digests, &mut self.names_found);
         }
         Ok(false)
+    }
+
+    /// The second pass over a text part, as ClamAV makes it: its normalized form ([`crate::textnorm`]) against
+    /// the signatures of target types 0 and 7. A part in RAM is normalized into a reused buffer; a spilled one
+    /// is read twice, once to learn the normalized length (for `EOF-n` offsets) and once normalized as it
+    /// streams.
+    fn match_normalized_text(&mut self, part: &Part<'_>, container: Option<FileType>) -> Result<(), std::io::Error> {
+        let database = self.database;
+        let matcher = database.body_matcher();
+        let before = self.names_found.len();
+        self.logical_counts.clear();
+        let mut collector = Collector {
+            database,
+            all_matches: self.all_matches,
+            names_found: &mut self.names_found,
+            logical_counts: &mut self.logical_counts,
+        };
+        let mut on_match = |found: PatternMatch| collector.found(found);
+        match part.bytes() {
+            Some(bytes) => {
+                let mut normalized = std::mem::take(&mut self.normalized);
+                normalized.clear();
+                TextNormalizer::default().normalize(bytes, &mut normalized);
+                let _ = matcher.scan_slice(&normalized, Pass::NormalizedText, &mut self.scratch, &mut on_match);
+                self.normalized = normalized;
+            }
+            None => {
+                let mut length = TextNormalizer::default();
+                let mut normalized_len = 0;
+                let mut reader = part.reader()?;
+                let mut block = vec![0; 64 * 1024];
+                loop {
+                    match reader.read(&mut block) {
+                        Ok(0) => break,
+                        Ok(n) => normalized_len += length.normalized_len(&block[..n]),
+                        Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(error) => return Err(error),
+                    }
+                }
+                let mut normalized = NormalizingReader::new(part.reader()?);
+                let _stopped = matcher.scan_reader(
+                    &mut normalized,
+                    normalized_len,
+                    Pass::NormalizedText,
+                    &mut self.scratch,
+                    &mut |_| {},
+                    &mut on_match,
+                )?;
+            }
+        }
+        let container_size = part.size();
+        database.evaluate_logical(
+            &self.logical_counts,
+            Pass::NormalizedText,
+            container_size,
+            container,
+            &mut self.names_found,
+        );
+        // A signature found in both passes is one detection.
+        let mut seen: Vec<u32> = self.names_found[..before].to_vec();
+        let mut index = before;
+        while index < self.names_found.len() {
+            let name = self.names_found[index];
+            if seen.contains(&name) {
+                self.names_found.remove(index);
+            } else {
+                seen.push(name);
+                index += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turns pattern matches into detections (body signatures) and subsignature counts (logical ones).
+struct Collector<'a> {
+    database: &'a Database,
+    all_matches: bool,
+    names_found: &'a mut Vec<u32>,
+    logical_counts: &'a mut HashMap<u32, Vec<u32>>,
+}
+
+impl Collector<'_> {
+    fn found(&mut self, found: PatternMatch) -> ControlFlow<()> {
+        match found.owner {
+            PatternOwner::Body(index) => {
+                if let Some(name) = self.database.body_name(index) {
+                    self.names_found.push(name);
+                    if !self.all_matches {
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            PatternOwner::Logical { signature, subsignature } => {
+                let database = self.database;
+                let counts = self
+                    .logical_counts
+                    .entry(signature)
+                    .or_insert_with(|| vec![0; database.logical_subsignature_count(signature)]);
+                if let Some(count) = counts.get_mut(subsignature as usize) {
+                    *count = count.saturating_add(1);
+                }
+            }
+        }
+        ControlFlow::Continue(())
     }
 }
 

@@ -41,6 +41,7 @@ pub mod literals;
 pub mod matcher;
 pub mod names;
 pub mod signature;
+pub mod textnorm;
 pub mod verdict;
 pub mod wire;
 

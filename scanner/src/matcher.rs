@@ -34,21 +34,34 @@ pub const MAX_ENDS_KEPT: usize = 16;
 /// Bytes read from a spilled part per window (plus the overlap).
 const WINDOW: usize = 1 << 20;
 
-/// Which file types a pattern applies to (from ClamAV's target type).
+/// What is being searched: a part's own bytes, or the normalized form of a text part
+/// ([`crate::textnorm`]), which ClamAV searches for its target-7 signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// The bytes of a part of this type.
+    Raw(FileType),
+    /// The normalized form of a text part.
+    NormalizedText,
+}
+
+/// Which passes a pattern applies to (from ClamAV's target type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetFilter {
-    /// Every part (target type 0).
+    /// Every part, and the normalized form of text parts (target type 0).
     Any,
-    /// Only parts detected as this type.
+    /// Only the bytes of parts detected as this type.
     Only(FileType),
+    /// Only the normalized form of text parts (target type 7).
+    NormalizedText,
 }
 
 impl TargetFilter {
-    /// Whether a part of `file_type` is a target.
-    pub fn accepts(self, file_type: FileType) -> bool {
+    /// Whether `pass` is a target.
+    pub fn accepts(self, pass: Pass) -> bool {
         match self {
             TargetFilter::Any => true,
-            TargetFilter::Only(only) => only == file_type,
+            TargetFilter::Only(only) => pass == Pass::Raw(only),
+            TargetFilter::NormalizedText => pass == Pass::NormalizedText,
         }
     }
 }
@@ -182,7 +195,7 @@ impl BodyMatcher {
     pub fn scan_slice(
         &self,
         part: &[u8],
-        file_type: FileType,
+        pass: Pass,
         scratch: &mut MatchScratch,
         found: &mut dyn FnMut(PatternMatch) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
@@ -190,7 +203,7 @@ impl BodyMatcher {
         let len = part.len();
         let mut state =
             WindowState { progress: &mut scratch.progress, verify: &mut scratch.verify, ends: &mut scratch.ends };
-        self.scan_window(part, 0, len as u64, 0..len, file_type, &mut state, found)
+        self.scan_window(part, 0, len as u64, 0..len, pass, &mut state, found)
     }
 
     /// Searches a part read from `reader` (`part_len` bytes) in overlapping windows, calling `also` with every
@@ -199,7 +212,7 @@ impl BodyMatcher {
         &self,
         reader: &mut dyn Read,
         part_len: u64,
-        file_type: FileType,
+        pass: Pass,
         scratch: &mut MatchScratch,
         also: &mut dyn FnMut(&[u8]),
         found: &mut dyn FnMut(PatternMatch) -> ControlFlow<()>,
@@ -242,7 +255,7 @@ impl BodyMatcher {
                     verify: &mut scratch.verify,
                     ends: &mut scratch.ends,
                 };
-                flow = self.scan_window(&buffer, buffer_offset, part_len, from..limit, file_type, &mut state, found);
+                flow = self.scan_window(&buffer, buffer_offset, part_len, from..limit, pass, &mut state, found);
                 searched_to = buffer_offset + limit as u64;
             }
             // Keep the left context of the next anchors and the bytes not yet searched.
@@ -263,7 +276,7 @@ impl BodyMatcher {
         window_offset: u64,
         part_len: u64,
         starts: std::ops::Range<usize>,
-        file_type: FileType,
+        pass: Pass,
         state: &mut WindowState<'_>,
         found: &mut dyn FnMut(PatternMatch) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
@@ -275,7 +288,7 @@ impl BodyMatcher {
             let Some(compiled) = self.patterns.get(pattern_index as usize) else {
                 return ControlFlow::Continue(());
             };
-            if !compiled.target.accepts(file_type) {
+            if !compiled.target.accepts(pass) {
                 return ControlFlow::Continue(());
             }
             let segments = &compiled.pattern.segments;

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 
 use decomposer::FileType;
 use proptest::prelude::*;
-use scanner::matcher::{BodyMatcher, CompiledPattern, MatchScratch, PatternOwner, TargetFilter};
+use scanner::matcher::{BodyMatcher, CompiledPattern, MatchScratch, Pass, PatternOwner, TargetFilter};
 use scanner::signature::{Line, parse_body_line};
 
 fn compile(lines: &[String]) -> Option<BodyMatcher> {
@@ -33,7 +33,7 @@ type Found = BTreeSet<(u32, u64, u64)>;
 fn from_slice(matcher: &BodyMatcher, hay: &[u8]) -> Found {
     let mut found = Found::new();
     let mut scratch = MatchScratch::default();
-    let _ = matcher.scan_slice(hay, FileType::Binary, &mut scratch, &mut |m| {
+    let _ = matcher.scan_slice(hay, Pass::Raw(FileType::Binary), &mut scratch, &mut |m| {
         found.insert((m.pattern, m.start, m.end));
         ControlFlow::Continue(())
     });
@@ -65,7 +65,7 @@ fn from_reader(matcher: &mut BodyMatcher, hay: &[u8], window: usize, step: usize
         .scan_reader(
             &mut reader,
             hay.len() as u64,
-            FileType::Binary,
+            Pass::Raw(FileType::Binary),
             &mut scratch,
             &mut |b| seen.extend_from_slice(b),
             &mut |m| {
