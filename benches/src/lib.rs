@@ -10,6 +10,11 @@
 //! The mix compresses about 3.5:1 with deflate and 4.5:1 with xz, like real mail attachments and software archives rather than
 //! zeros or random bytes. Inputs are cached under `target/bench-inputs/v<GENERATOR>-<mb>mb/`, with a
 //! `manifest.txt` that records the sizes; a directory whose manifest matches is reused as it is.
+//!
+//! The scanner's inputs (mixed data, random body signatures, and the corpus of archives and mail for whole scans
+//! against clamscan) are in [`scan_corpus`].
+
+pub mod scan_corpus;
 
 use std::fmt::Write as _;
 use std::fs::{self, File};

@@ -29,6 +29,10 @@ use crate::matcher::{MatchScratch, Pass, PatternMatch, PatternOwner};
 use crate::textnorm::{NormalizingReader, TextNormalizer};
 use crate::verdict::{Detection, ScanStats, Status, Verdict};
 
+/// Text parts up to this size also get the normalized pass ([`crate::textnorm`]), as ClamAV's default
+/// `MaxScriptNormalize` (5 MiB): bigger ones are matched as they are only.
+pub const MAX_NORMALIZED_TEXT: u64 = 5 * 1024 * 1024;
+
 /// The longest engine name accepted (CSAPI's NAME_TOO_LONG rule).
 pub const MAX_ENGINE_NAME_LEN: usize = 40;
 
@@ -370,7 +374,10 @@ impl<'d> MatchSink<'d> {
         self.stats.bytes_scanned += size;
         let container = self.ancestors.last().map(|&(file_type, _)| file_type);
         database.evaluate_logical(&self.logical_counts, pass, size, container, &mut self.names_found);
-        if file_type == FileType::Text && (self.all_matches || self.names_found.is_empty()) {
+        if file_type == FileType::Text
+            && size <= MAX_NORMALIZED_TEXT
+            && (self.all_matches || self.names_found.is_empty())
+        {
             self.match_normalized_text(part, container)?;
         }
         if let Some(hasher) = hasher {

@@ -28,9 +28,8 @@ use md5::Digest as _;
 use scanner::{Database, Engine, Status};
 
 /// Options of every `clamscan` run. `--max-filesize` stays under 2 GiB, ClamAV's ceiling (above it ClamAV
-/// warns and uses the ceiling anyway); `--max-scriptnormalize` is raised because ClamAV matches text files a
-/// second time after normalizing them, but only text files below that size (5 MB by default), and
-/// eicar-spilled-member holds a 9 MiB one.
+/// warns and uses the ceiling anyway); `--max-scriptnormalize` keeps its default (5 MiB), the size up to which
+/// both engines also match the normalized form of a text part (eicar-spilled-member holds a 9 MiB one).
 const CLAMSCAN_OPTIONS: &[&str] = &[
     "--no-summary",
     "--allmatch",
@@ -40,7 +39,6 @@ const CLAMSCAN_OPTIONS: &[&str] = &[
     "--max-recursion=50",
     "--max-files=100000",
     "--max-embeddedpe=4000M",
-    "--max-scriptnormalize=4000M",
 ];
 
 /// Where Debian's clamav-testfiles package puts ClamAV's test files.

@@ -328,31 +328,41 @@ fn decompose(paths: &[PathBuf], common: &CommonArgs) -> Result<u8, String> {
         Settings::resolve(&common.options()?, scanner::DEFAULT_ENGINE_NAME).map_err(|error| error.to_string())?;
     let decomposer = Decomposer::builder().limits(settings.limits).prefer_mem(settings.prefer_mem).build();
     let mut status = EXIT_CLEAN;
+    let mut out = std::io::stdout().lock();
     for path in paths {
+        // A closed standard output (`| head`) ends the walk quietly.
+        let mut closed = false;
         let mut print = |part: &Part<'_>| {
-            println!(
+            closed = writeln!(
+                out,
                 "{}{} [{}, {} bytes{}]",
                 "  ".repeat(part.depth() as usize),
                 part.path().to_string().escape_debug(),
                 part.file_type(),
                 part.size(),
                 if part.is_truncated() { ", truncated" } else { "" }
-            );
-            true
+            )
+            .is_err();
+            !closed
         };
         match decomposer.decompose_file(path, &mut print) {
             Ok(report) => {
-                for problem in &report.problems {
-                    println!("  ! {} {}", problem.code, problem.path.escape_debug());
+                if closed {
+                    return Ok(status);
                 }
-                println!(
+                let mut lines: Vec<String> =
+                    report.problems.iter().map(|p| format!("  ! {} {}", p.code, p.path.escape_debug())).collect();
+                lines.push(format!(
                     "= {} parts, {} files and {} bytes extracted, depth {}, {} ms",
                     report.parts,
                     report.files_extracted,
                     report.bytes_extracted,
                     report.max_depth,
                     report.elapsed.as_millis()
-                );
+                ));
+                if writeln!(out, "{}", lines.join("\n")).is_err() {
+                    return Ok(status);
+                }
             }
             Err(error) => {
                 eprintln!("avscan: {error}");
@@ -365,23 +375,18 @@ fn decompose(paths: &[PathBuf], common: &CommonArgs) -> Result<u8, String> {
 
 fn db_check(paths: &[PathBuf]) -> Result<u8, String> {
     let check = Database::check(paths).map_err(|error| error.to_string())?;
-    for error in &check.errors {
-        println!("error: {error}");
-    }
-    for unsupported in &check.unsupported {
-        println!("not matched: {unsupported}");
-    }
-    println!("{}", check.summary());
+    let mut lines: Vec<String> = check.errors.iter().map(|error| format!("error: {error}")).collect();
+    lines.extend(check.unsupported.iter().map(|unsupported| format!("not matched: {unsupported}")));
+    lines.push(check.summary());
+    // A closed standard output (`| head`) is not an error of the check.
+    let _ = writeln!(std::io::stdout().lock(), "{}", lines.join("\n"));
     Ok(if check.errors.is_empty() { EXIT_CLEAN } else { EXIT_TROUBLE })
 }
 
 fn db_info(databases: &[PathBuf], json: bool) -> Result<u8, String> {
     let database = load_database(databases)?;
     let info = database.info();
-    if json {
-        println!("{}", info.to_json());
-    } else {
-        print!("{info}");
-    }
+    let text = if json { format!("{}\n", info.to_json()) } else { info.to_string() };
+    let _ = write!(std::io::stdout().lock(), "{text}");
     Ok(EXIT_CLEAN)
 }

@@ -236,11 +236,15 @@ fn is_common_byte(byte: u8) -> bool {
 /// Built by the body compiler; see [`super::body::compile`]. Immutable and cheap to share.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
-    tokens: Vec<Token>,
-    /// Index of the anchor's first token in `tokens`.
-    anchor_first: usize,
-    /// The anchor bytes (lower-case for case-insensitive letters).
-    anchor: Vec<u8>,
+    /// The tokens left of the anchor, matched backwards from it.
+    left: Box<[Token]>,
+    /// The tokens right of the anchor, matched forwards from its end.
+    right: Box<[Token]>,
+    /// The anchor bytes (lower-case for case-insensitive letters). Its tokens are not kept: a signature made
+    /// of fixed bytes only (most are) costs its bytes and nothing more.
+    anchor: Box<[u8]>,
+    /// Per anchor byte, whether it ignores ASCII case; empty when every byte is as `anchor_nocase` says.
+    anchor_byte_nocase: Box<[bool]>,
     anchor_nocase: bool,
     max_before: usize,
     max_after: usize,
@@ -274,9 +278,13 @@ impl Segment {
         };
         let anchor_end = anchor_first.saturating_add(anchor_length);
         let anchor_tokens = tokens.get(anchor_first..anchor_end).unwrap_or_default();
-        let anchor: Vec<u8> =
+        let anchor: Box<[u8]> =
             anchor_tokens.iter().filter_map(|token| token.anchor_byte().map(|(byte, _)| byte)).collect();
-        let anchor_nocase = anchor_tokens.iter().any(|token| matches!(token, Token::LiteralNoCase(_)));
+        let byte_nocase: Vec<bool> =
+            anchor_tokens.iter().map(|token| matches!(token, Token::LiteralNoCase(_))).collect();
+        let anchor_nocase = byte_nocase.iter().any(|&nocase| nocase);
+        let anchor_byte_nocase: Box<[bool]> =
+            if byte_nocase.iter().all(|&nocase| nocase == anchor_nocase) { Box::default() } else { byte_nocase.into() };
         let left = tokens.get(..anchor_first).unwrap_or_default();
         let right = tokens.get(anchor_end..).unwrap_or_default();
         let (left_before, left_after) = max_look_around(left);
@@ -285,7 +293,9 @@ impl Segment {
         let max_after = sequence_max_len(right).saturating_add(right_after).max(left_after);
         let min_len = sequence_min_len(&tokens);
         let max_len = sequence_max_len(&tokens);
-        Ok(Segment { tokens, anchor_first, anchor, anchor_nocase, max_before, max_after, min_len, max_len })
+        let left: Box<[Token]> = left.into();
+        let right: Box<[Token]> = right.into();
+        Ok(Segment { left, right, anchor, anchor_byte_nocase, anchor_nocase, max_before, max_after, min_len, max_len })
     }
 
     /// The anchor: the run of fixed bytes the prefilter should look for. For a case-insensitive segment the
@@ -397,16 +407,14 @@ impl Segment {
             return None;
         }
         let found = haystack.hay.get(anchor_start..anchor_end)?;
-        let anchor_tokens = self.tokens.get(self.anchor_first..)?;
-        let anchor_matches = found.iter().zip(anchor_tokens).all(|(byte, token)| match token {
-            Token::Literal(expected) => byte == expected,
-            Token::LiteralNoCase(expected) => byte.eq_ignore_ascii_case(expected),
-            _ => false,
+        let anchor_matches = found.iter().zip(self.anchor.iter()).enumerate().all(|(index, (byte, expected))| {
+            let nocase = self.anchor_byte_nocase.get(index).copied().unwrap_or(self.anchor_nocase);
+            if nocase { byte.eq_ignore_ascii_case(expected) } else { byte == expected }
         });
         if !anchor_matches {
             return None;
         }
-        let left = self.tokens.get(..self.anchor_first).unwrap_or_default();
+        let left = &self.left[..];
         let mut positions = scratch.take();
         positions.push((anchor_start, anchor_start));
         let starts = haystack.run(scratch, left, Direction::Backward, positions);
@@ -421,8 +429,7 @@ impl Segment {
     /// The possible ends, running the right side forwards; `None` when there is none.
     fn ends(&self, scratch: &mut VerifyScratch, haystack: &Haystack<'_>, anchor_start: usize) -> Option<Intervals> {
         let anchor_end = anchor_start.checked_add(self.anchor.len())?;
-        let right_first = self.anchor_first.checked_add(self.anchor.len())?;
-        let right = self.tokens.get(right_first..).unwrap_or_default();
+        let right = &self.right[..];
         let mut positions = scratch.take();
         positions.push((anchor_end, anchor_end));
         let ends = haystack.run(scratch, right, Direction::Forward, positions);
