@@ -5,7 +5,7 @@
 # a sanitizer (faster, but blind to large allocations made in C), in a target directory of its own.
 
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-TARGETS=(walk zip tar gzip bzip2 xz signature scan)
+TARGETS=(walk zip tar gzip bzip2 xz mime signature scan)
 FUZZ_SANITIZER="${FUZZ_SANITIZER:-address}"
 TRIPLE="$(rustc -vV | sed -n 's/^host: //p')"
 # The default build is where `cargo fuzz run -O -a <target>` puts it; another sanitizer's build has a target
@@ -52,7 +52,7 @@ seed_dirs() {
     local dirs=("$FUZZ_DIR/corpus/$target")
     if [[ "$target" == walk || "$target" == scan ]]; then
         local other
-        for other in zip tar gzip bzip2 xz; do
+        for other in zip tar gzip bzip2 xz mime; do
             dirs+=("$FUZZ_DIR/corpus/$other")
         done
         [[ -d "$FUZZ_DIR/../corpus/fixtures" ]] && dirs+=("$FUZZ_DIR/../corpus/fixtures")

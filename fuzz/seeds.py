@@ -8,15 +8,17 @@ overlapping zip entries, odd tar types, gzip header fields) are put together by 
 deterministic (fixed timestamps, no random data) and at most 4 KiB, so that the seeds are committed and
 `fuzz/replay.sh` needs no generation step.
 
-    python3 fuzz/seeds.py          # rewrites fuzz/corpus/{walk,zip,tar,gzip,bzip2,xz}/
+    python3 fuzz/seeds.py          # rewrites fuzz/corpus/{walk,zip,tar,gzip,bzip2,xz,mime}/
 
 Files that the script does not write (regressions, inputs added by hand) are left alone.
 """
 
+import base64
 import bz2
 import gzip
 import io
 import lzma
+import quopri
 import struct
 import sys
 import tarfile
@@ -447,6 +449,88 @@ def walk_seeds():
                                            entry("hidden.zip", inner_zip, 0, hidden=True)]),
         "damaged-tar-in-gz.tgz": gz(flip(make_tar([("a.txt", b"a\n"), ("b.zip", inner_zip)]), 1024 + 150, 0x07)),
         "truncated-zip-in-tar.tar": make_tar([("cut.zip", truncate(inner_zip, 0.7))]),
+        "tgz-in-mail.eml": mixed([attachment(b"t.tar.gz", gz(inner_tar))]),
+        "mail-in-zip.zip": stdlib_zip([("m.eml", mixed([attachment(b"i.zip", inner_zip)]))]),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- mail
+
+HEADERS = (b"From: Alice <alice@example.com>\r\nTo: bob@example.net\r\nSubject: seed\r\n"
+           b"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <seed@example.com>\r\nMIME-Version: 1.0\r\n")
+
+
+def mime_entity(fields, body):
+    return b"".join(f + b"\r\n" for f in fields) + b"\r\n" + body
+
+
+def multipart(boundary, parts, preamble=b"", epilogue=b"", close=True):
+    out = preamble
+    for part in parts:
+        out += b"--" + boundary + b"\r\n" + part + b"\r\n"
+    if close:
+        out += b"--" + boundary + b"--\r\n"
+    return out + epilogue
+
+
+def mail(fields, body):
+    return HEADERS + mime_entity(fields, body)
+
+
+def b64(data):
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def attachment(name, data, encoding=b"base64"):
+    body = b64(data) if encoding == b"base64" else data
+    return mime_entity([b"Content-Type: application/octet-stream; name=\"" + name + b"\"",
+                        b"Content-Transfer-Encoding: " + encoding,
+                        b"Content-Disposition: attachment; filename=\"" + name + b"\""], body)
+
+
+def mixed(parts, boundary=b"=_b", **options):
+    return mail([b"Content-Type: multipart/mixed; boundary=\"" + boundary + b"\""],
+                multipart(boundary, parts, **options))
+
+
+def mime_seeds():
+    text = mime_entity([b"Content-Type: text/plain; charset=utf-8", b"Content-Transfer-Encoding: quoted-printable"],
+                       quopri.encodestring("caf\u00e9 = cr\u00e8me, a long line ".encode() * 4))
+    small_zip = stdlib_zip([("a.txt", TEXT[:100])])
+    nested = b"Content-Type: text/plain\r\n\r\nbottom\r\n"
+    for level in range(5):
+        boundary = b"=_n%d" % level
+        nested = mime_entity([b"Content-Type: multipart/alternative; boundary=\"" + boundary + b"\""],
+                             multipart(boundary, [nested]))
+    forwarded = mail([b"Content-Type: text/plain"], TEXT[:80])
+    for _ in range(3):
+        forwarded = mail([b"Content-Type: message/rfc822"], forwarded)
+    envelope = b"From alice@example.com Mon Jan  1 00:00:00 2024\r\n"
+    return {
+        "plain.eml": mail([b"Content-Type: text/plain"], TEXT[:200]),
+        "quoted-printable.eml": mail([], b"")[:-2] + text,
+        "mixed-base64.eml": mixed([text, attachment(b"data.bin", bytes(range(256)))],
+                                  preamble=b"preamble\r\n", epilogue=b"epilogue\r\n"),
+        "zip-attachment.eml": mixed([attachment(b"a.zip", small_zip)]),
+        "binary-attachment.eml": mixed([attachment(b"b.bin", bytes(range(256)), b"binary")]),
+        "nested-multipart.eml": HEADERS + nested,
+        "forwarded.eml": forwarded,
+        "digest.eml": mail([b"Content-Type: multipart/digest; boundary=d"],
+                           multipart(b"d", [mime_entity([], mail([], b"one\r\n")), mime_entity([], b"x")])),
+        "partial.eml": mail([b"Content-Type: message/partial; id=\"a@b\"; number=1; total=2"], HEADERS),
+        "encoded-names.eml": mixed([
+            mime_entity([b"Content-Type: text/plain; name=\"=?utf-8?B?0L/RgNC40LLQtdGC?=\""], b"x\r\n"),
+            mime_entity([b"Content-Disposition: attachment; filename*0*=utf-8''caf%C3%A9; filename*1=.txt"], b"y\r\n"),
+        ]),
+        "two-encodings.eml": mixed([mime_entity([b"Content-Transfer-Encoding: base64",
+                                                 b"Content-Transfer-Encoding: quoted-printable"], b64(TEXT[:60]))]),
+        "garbage-base64.eml": mixed([mime_entity([b"Content-Transfer-Encoding: base64"], b"!!QUJD*REVG\r\nR0g")]),
+        "unterminated.eml": mixed([text, attachment(b"c.bin", TEXT[:90])], close=False),
+        "no-boundary.eml": mail([b"Content-Type: multipart/mixed"], b"--x\r\n\r\nbody\r\n--x--\r\n"),
+        "broken-header.eml": HEADERS + b"not a field\r\nContent-Type: text/plain\r\n\r\nbody\r\n",
+        "mbox.mbox": envelope + mail([b"Content-Type: text/plain"], b"one\r\n>From quoted\r\n\r\n")
+                     + envelope + mixed([attachment(b"d.bin", b"two")]),
+        "dot-stuffed.eml": mixed([mime_entity([b"Content-Type: text/plain"], b"..dot\r\n")]) + b".\r\n",
     }
 
 
@@ -527,10 +611,31 @@ DICTIONARIES = {
         ("lzma2_chunk_reset", b"\xe0", "LZMA2 chunk with dictionary reset"),
         ("lzma2_uncompressed", b"\x01\x00\x0f", "LZMA2 uncompressed chunk of 16 bytes"),
     ],
+    "mime": [
+        ("content_type", b"Content-Type: ", "MIME field"),
+        ("transfer_encoding", b"Content-Transfer-Encoding: ", "MIME field"),
+        ("disposition", b"Content-Disposition: attachment; filename=", "MIME field"),
+        ("multipart", b"multipart/mixed; boundary=", "multipart type"),
+        ("digest", b"multipart/digest; boundary=", "digest: parts default to messages"),
+        ("rfc822", b"message/rfc822", "encapsulated message"),
+        ("partial", b"message/partial", "message fragment"),
+        ("base64", b"base64", "transfer encoding"),
+        ("quoted_printable", b"quoted-printable", "transfer encoding"),
+        ("delimiter", b"\r\n--=_b\r\n", "delimiter line of boundary =_b"),
+        ("close_delimiter", b"\r\n--=_b--\r\n", "close delimiter of boundary =_b"),
+        ("blank_line", b"\r\n\r\n", "end of a header block"),
+        ("fold", b"\r\n\t", "folded field"),
+        ("rfc2231", b"filename*0*=utf-8''", "RFC 2231 parameter"),
+        ("rfc2047", b"=?utf-8?B?", "RFC 2047 encoded word"),
+        ("qp_soft_break", b"=\r\n", "quoted-printable soft line break"),
+        ("envelope", b"From a@b Mon Jan  1 00:00:00 2024\r\n", "mbox separator"),
+        ("from_quoted", b">From ", "mboxrd quoted line"),
+        ("subject", b"Subject: ", "mail field"),
+    ],
 }
 DICTIONARIES["walk"] = [
     (f"{target}_{name}", value, why)
-    for target in ("zip", "tar", "gzip", "bzip2", "xz")
+    for target in ("zip", "tar", "gzip", "bzip2", "xz", "mime")
     for name, value, why in DICTIONARIES[target]
 ] + [
     ("pe", b"MZ", "PE/DOS executable"),
@@ -553,6 +658,7 @@ def write_dictionaries():
 
 TARGETS = {
     "walk": walk_seeds, "zip": zip_seeds, "tar": tar_seeds, "gzip": gzip_seeds, "bzip2": bzip2_seeds, "xz": xz_seeds,
+    "mime": mime_seeds,
 }
 
 

@@ -65,6 +65,32 @@ pub const NAMES: &[&str] = &[
     "eicar-beyond-depth",
     "eicar-spilled-member",
     "eicar-not-at-start",
+    "mail-7bit-text",
+    "mail-envelope-from-line",
+    "mail-quoted-printable",
+    "mail-base64-attachment",
+    "mail-8bit-binary",
+    "mail-preamble-epilogue",
+    "mail-encoded-names",
+    "mail-digest",
+    "mail-zip-attachment",
+    "mail-tgz-attachment",
+    "mail-rfc822-nesting-30",
+    "mail-multipart-nesting-200",
+    "mail-missing-boundary",
+    "mail-wrong-boundary",
+    "mail-unterminated-multipart",
+    "mail-broken-header",
+    "mail-broken-part-header",
+    "mail-message-partial",
+    "mail-unknown-encoding",
+    "mail-duplicate-encoding",
+    "mail-wire-dot-stuffed",
+    "mail-mbox",
+    "eicar-mail-zip-attachment",
+    "eicar-mail-forwarded",
+    "eicar-mail-base64-garbage-no-padding",
+    "eicar-mail-declared-base64-raw",
 ];
 
 /// The bytes of the generator `name`, or `None` if there is none of that name.
@@ -351,6 +377,251 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
         }
         // EICAR's definition requires it at the start of a file: in the middle of text it is not a detection.
         "eicar-not-at-start" => [&doc[..], EICAR].concat(),
+        _ => return mail(name),
+    })
+}
+
+/// The mail generators. Their texts come from seeds 20 and up, so that the differential database's patterns
+/// (cut from seeds 1, 2, 3 and 9) match nothing in them.
+fn mail(name: &str) -> Option<Vec<u8>> {
+    use crate::mail::{base64, dot_stuff, entity, message, message_headers, multipart_body, quoted_printable};
+    let note = text(20, 400);
+    // Each message's boundary is made from its subject, so that nested messages never share one.
+    let mixed = |subject: &str, parts: &[Vec<u8>]| {
+        let boundary = format!("=_{}", subject.replace(' ', "_"));
+        let field = format!("Content-Type: multipart/mixed; boundary=\"{boundary}\"");
+        message(subject, &[&field], &multipart_body(&boundary, parts))
+    };
+    let text_part = |seed: u64| entity(&["Content-Type: text/plain; charset=us-ascii"], &text(seed, 300));
+    let attachment = |name: &str, bytes: &[u8]| {
+        entity(
+            &[
+                &format!("Content-Type: application/octet-stream; name=\"{name}\""),
+                "Content-Transfer-Encoding: base64",
+                &format!("Content-Disposition: attachment; filename=\"{name}\""),
+            ],
+            &base64(bytes),
+        )
+    };
+    let binary: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    Some(match name {
+        "mail-7bit-text" => {
+            message("plain", &["Content-Type: text/plain; charset=us-ascii", "Content-Transfer-Encoding: 7bit"], &note)
+        }
+        // A message as a local delivery agent stores it: an mbox `From ` line first. One message: not an mbox.
+        "mail-envelope-from-line" => [
+            &b"From alice@example.com Mon Jan  1 00:00:00 2024\r\nReturn-Path: <alice@example.com>\r\n"[..],
+            &message("envelope", &["Content-Type: text/plain"], &note),
+        ]
+        .concat(),
+        "mail-quoted-printable" => {
+            let body = [&"Caf\u{e9} cr\u{e8}me = 100% ".repeat(8).into_bytes()[..], b"\r\n", &note].concat();
+            message(
+                "quoted",
+                &["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: quoted-printable"],
+                &quoted_printable(&body),
+            )
+        }
+        "mail-base64-attachment" => mixed("attachment", &[text_part(21), attachment("data.bin", &binary)]),
+        // An 8bit text part and a binary part (NULs, bare CRs, every byte value) sent as they are.
+        "mail-8bit-binary" => {
+            let utf8 = "8bit: na\u{ef}ve fa\u{e7}ade, stra\u{df}e\r\n".repeat(5).into_bytes();
+            let binary: Vec<u8> = binary.iter().map(|&b| if b == b'\n' { b'\r' } else { b }).collect();
+            mixed(
+                "8bit",
+                &[
+                    entity(&["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"], &utf8),
+                    entity(
+                        &[
+                            "Content-Type: application/octet-stream",
+                            "Content-Transfer-Encoding: binary",
+                            "Content-Disposition: attachment; filename=blob.bin",
+                        ],
+                        &binary,
+                    ),
+                ],
+            )
+        }
+        "mail-preamble-epilogue" => {
+            let body = [
+                &b"This is a multi-part message in MIME format.\r\n\r\n"[..],
+                &multipart_body("=_outer", &[text_part(21), text_part(22)]),
+                b"\r\nAn epilogue that clients do not show.\r\n",
+            ]
+            .concat();
+            message("preamble", &["Content-Type: multipart/mixed; boundary=\"=_outer\""], &body)
+        }
+        // Names in RFC 2047 encoded words and in RFC 2231 parameters (with continuations and a charset).
+        "mail-encoded-names" => mixed(
+            "names",
+            &[
+                entity(
+                    &[
+                        "Content-Type: text/plain; name=\"=?iso-8859-1?Q?r=E9sum=E9.txt?=\"",
+                        "Content-Transfer-Encoding: base64",
+                    ],
+                    &base64(&text(23, 200)),
+                ),
+                entity(
+                    &[
+                        "Content-Type: application/octet-stream",
+                        "Content-Disposition: attachment;\r\n filename*0*=utf-8''caf%C3%A9;\r\n filename*1=\".bin\"",
+                        "Content-Transfer-Encoding: base64",
+                    ],
+                    &base64(&binary[..300]),
+                ),
+                entity(&["Content-Type: text/plain; name=\"=?utf-8?B?0L/RgNC40LLQtdGCLnR4dA==?=\""], &text(24, 100)),
+            ],
+        ),
+        // multipart/digest: parts without a Content-Type are messages.
+        "mail-digest" => {
+            let digest = multipart_body(
+                "=_digest",
+                &[
+                    entity(&[], &message("first", &["Content-Type: text/plain"], &text(25, 200))),
+                    entity(&[], &message("second", &["Content-Type: text/plain"], &text(26, 200))),
+                ],
+            );
+            message("digest", &["Content-Type: multipart/digest; boundary=\"=_digest\""], &digest)
+        }
+        "mail-zip-attachment" => {
+            let zip =
+                ZipBuilder::new(vec![Entry::deflated("a.txt", &text(27, 500)), Entry::stored("b.txt", &text(28, 300))])
+                    .build();
+            mixed("zip", &[text_part(21), attachment("report.zip", &zip)])
+        }
+        "mail-tgz-attachment" => {
+            let tgz = gzip(&tar(&[("logs/x.txt", &text(29, 500)[..]), ("logs/y.txt", &text(30, 300)[..])]), None);
+            mixed("tgz", &[text_part(21), attachment("logs.tar.gz", &tgz)])
+        }
+        // Thirty forwards: each message is a note and the message it forwards (message/rfc822). Each level
+        // counts toward max_extract_depth, so the default depth of 10 stops the walk there.
+        "mail-rfc822-nesting-30" => {
+            let mut inner = message("level 30", &["Content-Type: text/plain"], b"the bottom of thirty forwards\r\n");
+            for level in (0..30).rev() {
+                let forwarded = entity(&["Content-Type: message/rfc822", "Content-Disposition: inline"], &inner);
+                // A note without the differential database's counted words: ClamAV parses an encapsulated
+                // message in place, while here it is also a part, so counts over it would differ.
+                let note = entity(&["Content-Type: text/plain"], format!("forwarded at level {level}\r\n").as_bytes());
+                inner = mixed(&format!("Fwd level {level}"), &[note, forwarded]);
+            }
+            inner
+        }
+        // 200 multipart levels, each holding the next one; a text part at the bottom.
+        "mail-multipart-nesting-200" => {
+            let mut inner = entity(&["Content-Type: text/plain"], b"the bottom of two hundred multiparts\r\n");
+            for level in (1..200).rev() {
+                let boundary = format!("=_level{level}");
+                inner = entity(
+                    &[&format!("Content-Type: multipart/mixed; boundary=\"{boundary}\"")],
+                    &multipart_body(&boundary, &[inner]),
+                );
+            }
+            [message_headers("deep").into_bytes(), inner].concat()
+        }
+        // Defects. No boundary parameter: the body is handed on whole.
+        "mail-missing-boundary" => {
+            message("no boundary", &["Content-Type: multipart/mixed"], &multipart_body("=_lost", &[text_part(21)]))
+        }
+        // The boundary parameter names no delimiter line in the body.
+        "mail-wrong-boundary" => message(
+            "wrong boundary",
+            &["Content-Type: multipart/mixed; boundary=\"=_declared\""],
+            &multipart_body("=_used", &[text_part(21), attachment("data.bin", &binary)]),
+        ),
+        // Cut before the close delimiter, inside the attachment's base64: the last part runs to the end.
+        "mail-unterminated-multipart" => {
+            let whole = mixed("unterminated", &[text_part(21), attachment("data.bin", &binary)]);
+            whole[..whole.len() - 200].to_vec()
+        }
+        // A line that is not a header field: the header block ends there and the rest is body.
+        "mail-broken-header" => [
+            message_headers("broken").into_bytes(),
+            b"this line is not a header field\r\nContent-Type: text/plain\r\n\r\n".to_vec(),
+            note.clone(),
+        ]
+        .concat(),
+        // A subpart whose header block is damaged in the same way.
+        "mail-broken-part-header" => mixed(
+            "broken part",
+            &[text_part(21), [&b"Content-Type: text/plain\r\nnot a field\r\n\r\n"[..], &text(22, 200)].concat()],
+        ),
+        "mail-message-partial" => message(
+            "partial",
+            &["Content-Type: message/partial; id=\"abc@example.com\"; number=1; total=2"],
+            &message("inner", &["Content-Type: text/plain"], &text(32, 200)[..100]),
+        ),
+        "mail-unknown-encoding" => mixed(
+            "unknown encoding",
+            &[entity(&["Content-Type: text/plain; name=odd.txt", "Content-Transfer-Encoding: x-unknown"], &note)],
+        ),
+        // Two transfer encodings that disagree: decoded by each.
+        "mail-duplicate-encoding" => mixed(
+            "two encodings",
+            &[entity(
+                &[
+                    "Content-Type: application/octet-stream; name=two.bin",
+                    "Content-Transfer-Encoding: base64",
+                    "Content-Transfer-Encoding: quoted-printable",
+                ],
+                &base64(&binary[..300]),
+            )],
+        ),
+        // SMTP DATA as received: an attachment whose lines start with dots, dot-stuffed, and the final `.`
+        // line. Scanned as it is (use_wire_rep), the final line is an epilogue and the attachment's lines
+        // start with two dots; `avscan scan --wire` un-stuffs first (scanner/tests/cli.rs).
+        "mail-wire-dot-stuffed" => {
+            let notes = b".starts with a dot\r\n..two dots\r\nno dot\r\n.\r\nafter a dot line\r\n";
+            let part = entity(&["Content-Type: text/plain; name=notes.txt", "Content-Disposition: attachment"], notes);
+            dot_stuff(&mixed("dots", &[text_part(21), part]))
+        }
+        // Three messages; the second has an attachment, the third a `>From ` line to unquote.
+        "mail-mbox" => {
+            let envelope = b"From alice@example.com Mon Jan  1 00:00:00 2024\r\n";
+            [
+                &envelope[..],
+                &message("first", &["Content-Type: text/plain"], &text(21, 200)),
+                b"\r\n",
+                envelope,
+                &mixed("second", &[text_part(22), attachment("data.bin", &binary)]),
+                b"\r\n",
+                envelope,
+                &message("third", &["Content-Type: text/plain"], b"quoted:\r\n>From the mbox\r\n>>From twice\r\n"),
+            ]
+            .concat()
+        }
+        "eicar-mail-zip-attachment" => {
+            let zip = ZipBuilder::new(vec![Entry::deflated("invoice.com", EICAR)]).build();
+            mixed("invoice", &[text_part(21), attachment("invoice.zip", &zip)])
+        }
+        // EICAR attached to a message that is itself attached (forwarded as message/rfc822).
+        "eicar-mail-forwarded" => {
+            let inner = mixed("original", &[text_part(22), attachment("eicar.com", EICAR)]);
+            mixed("Fwd: original", &[text_part(21), entity(&["Content-Type: message/rfc822"], &inner)])
+        }
+        // base64 with characters outside its alphabet on every line and no padding: still decoded.
+        "eicar-mail-base64-garbage-no-padding" => {
+            let encoded = base64(EICAR);
+            let encoded: Vec<u8> = encoded
+                .split(|&b| b == b'\n')
+                .filter(|line| !line.is_empty())
+                .flat_map(|line| [&b"!*"[..], line.strip_suffix(b"\r").unwrap_or(line), b"#\r\n"].concat())
+                .filter(|&b| b != b'=')
+                .collect();
+            let part = entity(
+                &["Content-Type: application/octet-stream; name=eicar.com", "Content-Transfer-Encoding: base64"],
+                &encoded,
+            );
+            mixed("garbage", &[text_part(21), part])
+        }
+        // Declared base64 but sent raw: the decoding is mostly garbage, so the raw bytes are handed on too.
+        "eicar-mail-declared-base64-raw" => {
+            let part = entity(
+                &["Content-Type: application/octet-stream; name=eicar.com", "Content-Transfer-Encoding: base64"],
+                EICAR,
+            );
+            mixed("raw", &[text_part(21), part])
+        }
         _ => return None,
     })
 }

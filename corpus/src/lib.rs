@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 pub mod generators;
+pub mod mail;
 pub mod zip_writer;
 
 /// The `corpus/` directory.

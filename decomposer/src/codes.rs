@@ -87,11 +87,14 @@ csapi_codes! {
         /// local headers disagreeing, overlapping zip entries, trailing garbage, wrong CRC); every readable
         /// child was still extracted.
         MalformedContainerDetected => "DEC_RESULT_MALFORMED_CONTAINER_DETECTED",
-        /// Reserved for the MIME format: a `message/partial` part.
+        /// A mail holds a `message/partial` part (a fragment of a message split for sending); the fragment was
+        /// still handed on.
         PartialMessageDetected => "DEC_RESULT_PARTIAL_MESSAGE_DETECTED",
-        /// Reserved for the MIME format: the input itself is a MIME message.
+        /// The input itself (depth 0) is a mail message (an mbox of several messages is not reported).
         OuterContainerIsMime => "DEC_RESULT_OUTER_CONTAINER_IS_MIME",
-        /// Reserved for the MIME format: a message whose structure could not be parsed.
+        /// A mail's structure is damaged (a header line that is not a field, a multipart without boundary,
+        /// delimiter or close delimiter, base64 with characters outside its alphabet, an unknown or
+        /// contradicting transfer encoding, ...); every byte was still handed on (see `formats::mime`).
         MimeParsingFailed => "DEC_RESULT_MIME_PARSING_FAILED",
         /// Never produced: extraction failures are reported per child as `FILE_EXTRACT_FAILED`.
         ContainerExtractFailed => "DEC_RESULT_CONTAINER_EXTRACT_FAILED",

@@ -4,7 +4,8 @@
 //! self-extractors, its last 64 KiB) and asks [`detect`]. Magic numbers decide: gzip `1f 8b 08`, bzip2
 //! `BZh1`-`BZh9` followed by a block or end-of-stream magic, xz `fd 37 7a 58 5a 00`, zip `PK\3\4`/`PK\5\6`/
 //! `PK\7\8` at offset 0 or an end-of-central-directory record whose central directory is really there, and
-//! tar by the checksum of its first 512-byte header. A few leaf types are named for the scanner's target
+//! tar by the checksum of its first 512-byte header. Mail (an RFC 5322 message, a MIME entity or an mbox) by
+//! its header block, see [`is_mail`]. A few leaf types are named for the scanner's target
 //! types; anything else is [`FileType::Binary`] or [`FileType::Text`].
 
 use std::fmt;
@@ -26,6 +27,8 @@ pub enum FileType {
     Bzip2,
     /// An xz stream (one or more streams).
     Xz,
+    /// Mail: an RFC 5322 message or MIME entity (a header block, then a body), or an mbox of messages.
+    Mail,
     /// A Windows PE/DOS executable (`MZ`).
     Pe,
     /// An ELF executable or library.
@@ -41,7 +44,7 @@ pub enum FileType {
 impl FileType {
     /// Whether the decomposer opens parts of this type.
     pub fn is_container(self) -> bool {
-        matches!(self, FileType::Zip | FileType::Tar | FileType::Gzip | FileType::Bzip2 | FileType::Xz)
+        matches!(self, FileType::Zip | FileType::Tar | FileType::Gzip | FileType::Bzip2 | FileType::Xz | FileType::Mail)
     }
 
     /// A short lower-case name (`zip`, `tar`, `gzip`, ...).
@@ -52,6 +55,7 @@ impl FileType {
             FileType::Gzip => "gzip",
             FileType::Bzip2 => "bzip2",
             FileType::Xz => "xz",
+            FileType::Mail => "mail",
             FileType::Pe => "pe",
             FileType::Elf => "elf",
             FileType::Pdf => "pdf",
@@ -85,6 +89,10 @@ pub(crate) fn detect(head: &[u8], ends_a_zip: impl FnOnce() -> bool) -> FileType
     }
     if is_tar_header(head) {
         return FileType::Tar;
+    }
+    // Before the zip end record: a mail whose last attachment is a binary zip is still a mail.
+    if is_mail(head) {
+        return FileType::Mail;
     }
     // A zip with something in front (a self-extractor stub, a script): its end record is at the end.
     if ends_a_zip() {
@@ -147,6 +155,103 @@ fn parse_octal(field: &[u8]) -> Option<u64> {
     })
 }
 
+/// Header names that mark a header block as mail (compared without case).
+const MAIL_HEADERS: &[&[u8]] = &[
+    b"from",
+    b"to",
+    b"cc",
+    b"bcc",
+    b"subject",
+    b"date",
+    b"received",
+    b"return-path",
+    b"message-id",
+    b"mime-version",
+    b"content-type",
+    b"content-transfer-encoding",
+    b"content-disposition",
+    b"reply-to",
+    b"sender",
+    b"delivered-to",
+    b"in-reply-to",
+    b"references",
+    b"x-mailer",
+    b"user-agent",
+    b"dkim-signature",
+    b"authentication-results",
+    b"x-original-to",
+];
+
+/// Mail: the head starts with an RFC 5322 header block (after an optional mbox `From ` line) that ends with
+/// an empty line, or runs to the end of the head (a header block longer than the head, or a message without
+/// a body). The block must have two of the usual mail header names, or one after a `From ` line, or a
+/// `Content-Type` or `Content-Transfer-Encoding` field (a MIME entity: a nested multipart, or an
+/// encapsulated message whose only header says how its body is encoded, must be opened so that the body is
+/// decoded). Every line of the block must be a header field (`name:` with a printable ASCII name) or a
+/// folded continuation, so that prose, source code and binary never pass; only once the fields before it
+/// are enough for mail may a line that is not a field end the block (a damaged message, which the parser
+/// reports).
+pub(crate) fn is_mail(head: &[u8]) -> bool {
+    let mut rest = head;
+    let mut envelope = false;
+    if rest.starts_with(b"From ") {
+        let Some(end) = memchr::memchr(b'\n', rest) else {
+            return false;
+        };
+        rest = &rest[end + 1..];
+        envelope = true;
+    }
+    let mut known = 0;
+    let mut mime = false;
+    let mut fields = 0;
+    loop {
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(end) => (&rest[..end], Some(&rest[end + 1..])),
+            None => (rest, None),
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            // The empty line that ends the block, or the end of the head.
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if fields == 0 {
+                return false;
+            }
+        } else {
+            let Some(name) = header_name(line) else {
+                // A line cut by the end of the head may be a field cut short; a broken line after enough mail
+                // fields is a damaged message (the parser reports it), not prose.
+                if (next.is_none() && fields > 0) || known >= 2 || mime || (envelope && known >= 1) {
+                    break;
+                }
+                return false;
+            };
+            fields += 1;
+            if MAIL_HEADERS.iter().any(|known| known.eq_ignore_ascii_case(name)) {
+                known += 1;
+            }
+            mime |=
+                name.eq_ignore_ascii_case(b"content-type") || name.eq_ignore_ascii_case(b"content-transfer-encoding");
+        }
+        match next {
+            Some(next) => rest = next,
+            None => break,
+        }
+    }
+    known >= 2 || mime || (envelope && known >= 1)
+}
+
+/// The name of a header field line (`Name: value`, optionally with blanks before the colon), if it is one.
+pub(crate) fn header_name(line: &[u8]) -> Option<&[u8]> {
+    let colon = memchr::memchr(b':', line)?;
+    let name = line[..colon].trim_ascii_end();
+    let valid = !name.is_empty()
+        && name.len() == name.trim_ascii_start().len()
+        && name.iter().all(|&b| (33..=126).contains(&b));
+    valid.then_some(name)
+}
+
 fn is_text(head: &[u8]) -> bool {
     if head.is_empty() || head.contains(&0) {
         return false;
@@ -176,6 +281,32 @@ mod tests {
         assert_eq!(detect_head(b"hello world\n"), FileType::Text);
         assert_eq!(detect_head(&[0, 1, 2, 3]), FileType::Binary);
         assert_eq!(detect_head(b""), FileType::Binary);
+    }
+
+    #[test]
+    fn mail_by_its_header_block() {
+        let mail = |head: &[u8]| detect_head(head) == FileType::Mail;
+        assert!(mail(b"From: a@b\r\nTo: c@d\r\nSubject: hi\r\n\r\nbody\r\n"));
+        assert!(mail(b"From MAILER-DAEMON Mon Jan  1 00:00:00 2024\nReturn-Path: <a@b>\n\nbody\n"));
+        assert!(mail(b"Received: from x\n\tby y;\n Mon, 1 Jan 2024\nReturn-Path: <a@b>\nX-Other: 1\n\nbody"));
+        assert!(mail(b"Content-Type: multipart/mixed;\n boundary=\"b\"\n\n--b\n"));
+        assert!(mail(b"Content-Transfer-Encoding: base64\n\nQUJD\n"));
+        // A header block longer than the head, cut in a field.
+        let mut long = b"Received: from a\r\n".repeat(300);
+        long.truncate(HEAD_LEN);
+        assert!(mail(&long));
+        // Headers only: a message without a body.
+        assert!(mail(b"From: a@b\nSubject: x\n"));
+        // Not mail: prose, one unknown field, a field name with a space, a body line before the blank line.
+        assert!(!mail(b"hello world\n"));
+        assert!(!mail(b"Name: value\nOther: value\n\n"));
+        assert!(!mail(b"From: a\nnot a header\nTo: b\n\n"));
+        assert!(mail(b"From: a\nTo: b\nnot a header\n\n"));
+        assert!(mail(b"Content-Type: multipart/mixed; boundary=b\nnot a header\n\n"));
+        assert!(!mail(b"Dear sir: hello\nTo: b\n\n"));
+        assert!(!mail(b" From: a\nTo: b\n\n"));
+        assert!(!mail(b"From someone\n\nTo: b\n"));
+        assert!(!mail(b""));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Opens containers recursively — zip, tar, gzip, bzip2, xz — detecting each part's type by its bytes, under
+//! Opens containers recursively — zip, tar, gzip, bzip2, xz, and mail (MIME messages, mbox) — detecting each part's type by its bytes, under
 //! the five CSAPI extraction limits, and hands every part to a caller's sink.
 //!
 //! This is the decomposer half of a content-scanning engine: the scanner crate implements [`PartSink`] with
@@ -61,7 +61,8 @@
 //! declared (a zip entry, a single gzip member) and fits is inflated in one call by libdeflate, about 1.6
 //! times as fast as streaming. Members of a tar and stored zip entries of a container held in RAM are
 //! handed on as ranges of it, not copied. Zip needs random access, so a zip child is read through a
-//! seekable reader (RAM or the temporary file); tar, gzip, bzip2 and xz stream.
+//! seekable reader (RAM or the temporary file); tar, gzip, bzip2 and xz stream; mail is read twice per level
+//! (delimiters, then each part through its decoder) and never held whole.
 //!
 //! # What this does not do
 //! - Trust names or extensions: types come from bytes; names are data in the path chain, never file paths.

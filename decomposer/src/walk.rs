@@ -429,6 +429,10 @@ impl Children for ChildWalk<'_, '_> {
         self.walk.record(code);
     }
 
+    fn depth(&self) -> u32 {
+        self.depth
+    }
+
     fn stopped(&self) -> bool {
         self.walk.stop
     }

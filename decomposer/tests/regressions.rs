@@ -42,7 +42,7 @@ fn replay(file: &str) {
         [Decomposer::builder().limits(fuzz_limits()).spill_threshold(256 * 1024).build(), Decomposer::default()]
     {
         check(&decomposer, |d, sink| d.decompose_bytes(file, &input, &mut |p: &Part<'_>| sink(p)));
-        for file_type in [FileType::Zip, FileType::Tar, FileType::Gzip, FileType::Bzip2, FileType::Xz] {
+        for file_type in [FileType::Zip, FileType::Tar, FileType::Gzip, FileType::Bzip2, FileType::Xz, FileType::Mail] {
             check(&decomposer, |d, sink| d.fuzz_open_as(file_type, &input, &mut |p: &Part<'_>| sink(p)));
         }
     }

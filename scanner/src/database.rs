@@ -593,6 +593,7 @@ fn target_filter(target: Target) -> Result<TargetFilter, String> {
         Target::Elf => Ok(TargetFilter::Only(FileType::Elf)),
         Target::Pdf => Ok(TargetFilter::Only(FileType::Pdf)),
         Target::Ascii => Ok(TargetFilter::NormalizedText),
+        Target::Mail => Ok(TargetFilter::Only(FileType::Mail)),
         other => Err(format!("target type {other} is not detected by the decomposer")),
     }
 }

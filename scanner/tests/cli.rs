@@ -151,6 +151,34 @@ fn wire_form_is_unstuffed_unless_use_wire_rep() {
 }
 
 #[test]
+fn a_dot_stuffed_mail_attachment_is_found_once_unstuffed() {
+    // corpus's mail-wire-dot-stuffed: notes.txt's lines start with dots, doubled on the wire. The signature is
+    // the attachment's first two lines at offset 0 of a part, as the sender wrote them.
+    let wire = corpus::generators::generate("mail-wire-dot-stuffed").unwrap();
+    let pattern: String = b".starts with a dot\r\n..two dots".iter().map(|b| format!("{b:02x}")).collect();
+    let files = Files::new(&[
+        ("dots.ndb", format!("Test.DotLines:0:0:{pattern}\n").as_bytes()),
+        ("rep.toml", b"use_wire_rep = true\n"),
+        ("message.eml", &wire),
+    ]);
+    let db = files.path("dots.ndb");
+    let message = files.path("message.eml");
+    let unstuffed = avscan(&["scan", "--db", &db, "--wire", &message], None);
+    assert_eq!(unstuffed.status.code(), Some(1), "{}", text(&unstuffed.stdout));
+    assert!(
+        text(&unstuffed.stdout).contains("Test.DotLines FOUND in message.eml/notes.txt"),
+        "{}",
+        text(&unstuffed.stdout)
+    );
+    for as_received in [
+        avscan(&["scan", "--db", &db, &message], None),
+        avscan(&["scan", "--db", &db, "--wire", "--config", &files.path("rep.toml"), &message], None),
+    ] {
+        assert_eq!(as_received.status.code(), Some(0), "{}", text(&as_received.stdout));
+    }
+}
+
+#[test]
 fn db_check_lists_every_malformed_line_and_what_is_not_matched() {
     let files = Files::new(&[(
         "bad.ndb",

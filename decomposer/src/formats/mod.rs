@@ -17,6 +17,7 @@ use crate::detect::FileType;
 
 pub(crate) mod bzip2;
 pub(crate) mod gzip;
+pub(crate) mod mime;
 pub(crate) mod tar;
 pub(crate) mod xz;
 pub(crate) mod zip;
@@ -34,6 +35,8 @@ pub(crate) trait Children {
     fn whole_buffer_limit(&self) -> u64;
     /// Reports a problem of the container being opened.
     fn problem(&mut self, code: DecResult);
+    /// The depth of the children being listed: 1 when the container is the input itself.
+    fn depth(&self) -> u32;
     /// Whether the walk has stopped (a walk-wide limit, or the sink): formats return as soon as it has.
     fn stopped(&self) -> bool;
     /// Called by a format that returns because the walk stopped while it had more entries to list; the
@@ -63,6 +66,7 @@ pub(crate) fn open(
         FileType::Gzip => gzip::decompose(source, slice, len, parent_name, children),
         FileType::Bzip2 => bzip2::decompose(source, parent_name, children),
         FileType::Xz => xz::decompose(source, parent_name, children),
+        FileType::Mail => mime::decompose(source, slice, len, children),
         _ => {}
     }
 }
