@@ -220,27 +220,37 @@ impl Engine {
         Verdict::new(&self.name, sink.codes, sink.detections, stats)
     }
 
-    /// Scans every file of `paths` across the pool (directories are walked recursively, symbolic links not
-    /// followed), calling `each` with every path and its verdict as it finishes, in no fixed order.
+    /// Scans every file of `paths` across the pool, calling `each` with every path and its verdict as it
+    /// finishes, in no fixed order. A path given is followed if it is a symbolic link; directories are walked
+    /// recursively without following the links inside them, and only their regular files are scanned (a FIFO
+    /// or a device inside a directory is skipped, as clamscan does). A path given that is neither a file nor a
+    /// directory gets an ERROR verdict without being opened.
     pub fn scan_paths(&self, paths: &[PathBuf], each: &(dyn Fn(&Path, Verdict) + Sync)) {
         self.pool.install(|| {
-            paths.par_iter().for_each(|path| self.scan_tree(path, each));
+            paths.par_iter().for_each(|path| match std::fs::metadata(path) {
+                Ok(metadata) if metadata.is_dir() => self.scan_directory(path, each),
+                Ok(metadata) if metadata.is_file() => each(path, self.scan_file(path)),
+                Ok(_) => each(path, self.input_error(&std::io::Error::other("not a regular file"))),
+                Err(error) => each(path, self.input_error(&error)),
+            });
         });
     }
 
-    fn scan_tree(&self, path: &Path, each: &(dyn Fn(&Path, Verdict) + Sync)) {
-        match std::fs::symlink_metadata(path) {
-            Ok(metadata) if metadata.is_dir() => match std::fs::read_dir(path) {
-                Ok(entries) => {
-                    let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-                    children.sort();
-                    children.par_iter().for_each(|child| self.scan_tree(child, each));
-                }
-                Err(error) => each(path, self.input_error(&error)),
-            },
-            Ok(metadata) if metadata.is_symlink() => {}
-            _ => each(path, self.scan_file(path)),
-        }
+    fn scan_directory(&self, path: &Path, each: &(dyn Fn(&Path, Verdict) + Sync)) {
+        let entries = match std::fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(error) => return each(path, self.input_error(&error)),
+        };
+        let mut children: Vec<(PathBuf, std::fs::FileType)> =
+            entries.filter_map(|entry| entry.ok().and_then(|e| Some((e.path(), e.file_type().ok()?)))).collect();
+        children.sort_by(|a, b| a.0.cmp(&b.0));
+        children.par_iter().for_each(|(child, file_type)| {
+            if file_type.is_dir() {
+                self.scan_directory(child, each);
+            } else if file_type.is_file() {
+                each(child, self.scan_file(child));
+            }
+        });
     }
 
     /// The verdict for an input that could not be read: ERROR with `AVS_RESULT_SCANFILE_FAILURE`.
