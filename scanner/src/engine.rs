@@ -215,8 +215,7 @@ impl Engine {
         let started = Instant::now();
         let mut sink = MatchSink::new(&self.database, true);
         sink.part(part);
-        let mut stats = ScanStats { elapsed: started.elapsed(), ..sink.stats.clone() };
-        stats.elapsed = started.elapsed();
+        let stats = ScanStats { elapsed: started.elapsed(), ..sink.stats };
         Verdict::new(&self.name, sink.codes, sink.detections, stats)
     }
 
