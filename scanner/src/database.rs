@@ -668,30 +668,18 @@ fn parse_source(source: &Source, ignored: &IgnoreList, parsed: &mut Parsed) {
         Some(syntax) => {
             let mut section_hashes = 0u64;
             for (index, line) in source.text.split_inclusive(|&b| b == b'\n').enumerate() {
-                let line_number = index + 1;
-                let refused = |reason: String| LineError { file: file.into(), line: line_number, reason };
+                let at = LineAt { ignored, raw: line, file, number: index + 1 };
                 let result = match syntax {
-                    Syntax::Hash(HashKind::PeSection) => {
-                        signature::parse_hash_line(HashKind::PeSection, line).map(|l| {
-                            if let Line::Signature(signature) = &l
-                                && !is_ignored(ignored, &signature.name, line)
-                            {
-                                section_hashes += 1;
-                            }
-                            count_skipped(&l, parsed);
-                        })
-                    }
+                    Syntax::Hash(HashKind::PeSection) => signature::parse_hash_line(HashKind::PeSection, line)
+                        .map(|l| section_hashes += u64::from(admit(l, |s| &s.name, &at, parsed).is_some())),
                     Syntax::Hash(HashKind::File) => signature::parse_hash_line(HashKind::File, line)
-                        .map(|l| add_hash(l, kind.is_allow_list(), ignored, line, file, line_number, parsed)),
-                    Syntax::Body => {
-                        signature::parse_body_line(line).map(|l| add_body(l, ignored, line, file, line_number, parsed))
-                    }
-                    Syntax::Logical => signature::parse_logical_line(line)
-                        .map(|l| add_logical(l, ignored, line, file, line_number, parsed)),
+                        .map(|l| add_hash(l, kind.is_allow_list(), &at, parsed)),
+                    Syntax::Body => signature::parse_body_line(line).map(|l| add_body(l, &at, parsed)),
+                    Syntax::Logical => signature::parse_logical_line(line).map(|l| add_logical(l, &at, parsed)),
                     Syntax::Ignore => Ok(()),
                 };
                 if let Err(error) = result {
-                    parsed.errors.push(refused(error.reason));
+                    parsed.errors.push(LineError { file: file.into(), line: at.number, reason: error.reason });
                 }
             }
             if section_hashes > 0 {
@@ -719,27 +707,31 @@ fn parse_source(source: &Source, ignored: &IgnoreList, parsed: &mut Parsed) {
     parsed.counts.files.push((file.to_owned(), after - before));
 }
 
-fn count_skipped<T>(line: &Line<T>, parsed: &mut Parsed) {
-    if matches!(line, Line::Skipped { .. }) {
-        parsed.counts.skipped_for_level += 1;
+/// Where a line is, and the ignore list that applies to it.
+struct LineAt<'a> {
+    ignored: &'a IgnoreList,
+    /// The line as written (the MD5 of an `.ign2` entry is of this).
+    raw: &'a [u8],
+    file: &'a str,
+    /// 1-based.
+    number: usize,
+}
+
+/// The signature of a parsed line, unless ClamAV skips the line (counted) or an ignore list drops it.
+fn admit<T>(line: Line<T>, name: impl Fn(&T) -> &str, at: &LineAt<'_>, parsed: &mut Parsed) -> Option<T> {
+    match line {
+        Line::Signature(signature) => (!is_ignored(at.ignored, name(&signature), at.raw)).then_some(signature),
+        Line::Skipped { .. } => {
+            parsed.counts.skipped_for_level += 1;
+            None
+        }
+        Line::Comment => None,
     }
 }
 
-fn add_hash(
-    line: Line<signature::HashSignature>,
-    allow_list: bool,
-    ignored: &IgnoreList,
-    raw: &[u8],
-    file: &str,
-    line_number: usize,
-    parsed: &mut Parsed,
-) {
-    count_skipped(&line, parsed);
-    let Line::Signature(signature) = line else { return };
-    if is_ignored(ignored, &signature.name, raw) {
-        return;
-    }
-    let Some(name) = parsed.intern(&signature.name, file, line_number) else { return };
+fn add_hash(line: Line<signature::HashSignature>, allow_list: bool, at: &LineAt<'_>, parsed: &mut Parsed) {
+    let Some(signature) = admit(line, |s| &s.name, at, parsed) else { return };
+    let Some(name) = parsed.intern(&signature.name, at.file, at.number) else { return };
     let size = match signature.size {
         HashSize::Any => None,
         HashSize::Exact(size) => Some(u64::from(size)),
@@ -754,19 +746,9 @@ fn add_hash(
     }
 }
 
-fn add_body(
-    line: Line<signature::BodySignature>,
-    ignored: &IgnoreList,
-    raw: &[u8],
-    file: &str,
-    line_number: usize,
-    parsed: &mut Parsed,
-) {
-    count_skipped(&line, parsed);
-    let Line::Signature(signature) = line else { return };
-    if is_ignored(ignored, &signature.name, raw) {
-        return;
-    }
+fn add_body(line: Line<signature::BodySignature>, at: &LineAt<'_>, parsed: &mut Parsed) {
+    let Some(signature) = admit(line, |s| &s.name, at, parsed) else { return };
+    let (file, line_number) = (at.file, at.number);
     parsed.counts.body.count += 1;
     let reason = match (&signature.offset, target_filter(signature.target)) {
         (offset @ Offset::Unsupported(_), _) => Err(format!("offset {offset} needs a PE/ELF parser")),
@@ -811,19 +793,9 @@ fn logical_unsupported(description: &TargetDescription, subsignatures: &[SubSign
     })
 }
 
-fn add_logical(
-    line: Line<signature::LogicalSignature>,
-    ignored: &IgnoreList,
-    raw: &[u8],
-    file: &str,
-    line_number: usize,
-    parsed: &mut Parsed,
-) {
-    count_skipped(&line, parsed);
-    let Line::Signature(signature) = line else { return };
-    if is_ignored(ignored, &signature.name, raw) {
-        return;
-    }
+fn add_logical(line: Line<signature::LogicalSignature>, at: &LineAt<'_>, parsed: &mut Parsed) {
+    let Some(signature) = admit(line, |s| &s.name, at, parsed) else { return };
+    let (file, line_number) = (at.file, at.number);
     parsed.counts.logical.count += 1;
     if let Some(reason) = logical_unsupported(&signature.target_description, &signature.subsignatures) {
         parsed.unsupported.push(Unsupported { file: file.into(), line: line_number, name: signature.name, reason });
