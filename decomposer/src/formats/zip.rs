@@ -560,6 +560,37 @@ fn extract(
     index: usize,
     children: &mut dyn Children,
 ) -> io::Result<()> {
+    extract_entry(source, slice, entry, index, children)?;
+    // A stored entry whose two views disagree on its size was extracted by the larger one; the smaller is the
+    // file one view says it is, handed on on its own too (`name#agreed`), so that its hash and end-of-file
+    // signatures see it. (A compressed stream ends where it ends, whichever size is right.)
+    let Some(DataRange { start, end, agreed_end }) = entry.data else { return Ok(()) };
+    let unopened = entry.disk != 0 || entry.flags & FLAG_ENCRYPTED != 0 || entry.method == METHOD_AES;
+    if entry.method != 0 || unopened || agreed_end <= start || agreed_end >= end || children.stopped() {
+        return Ok(());
+    }
+    let name = format!("{}#agreed", if entry.name.is_empty() { format!("#{}", index + 1) } else { entry.name.clone() });
+    match slice.and_then(|bytes| super::in_memory(bytes, start, agreed_end)) {
+        Some(bytes) => {
+            children.child_in_memory(&name, Content::Borrowed(bytes));
+        }
+        None => {
+            source.seek(SeekFrom::Start(start))?;
+            let mut agreed = Read::take(&mut *source, agreed_end - start);
+            children.child(&name, &mut agreed);
+        }
+    }
+    Ok(())
+}
+
+/// Extracts one entry by the larger of the sizes its two views give.
+fn extract_entry(
+    source: &mut dyn ReadSeek,
+    slice: Option<&[u8]>,
+    entry: &Entry,
+    index: usize,
+    children: &mut dyn Children,
+) -> io::Result<()> {
     if entry.disk != 0 {
         children.problem(DecResult::FileSplitAcrossContainers);
         return Ok(());
