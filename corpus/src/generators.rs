@@ -91,6 +91,11 @@ pub const NAMES: &[&str] = &[
     "eicar-mail-forwarded",
     "eicar-mail-base64-garbage-no-padding",
     "eicar-mail-declared-base64-raw",
+    "mail-uuencode-zip",
+    "mail-uuencode-truncated",
+    "mail-x-uuencode",
+    "eicar-mail-uuencode",
+    "eicar-mail-data-uri",
 ];
 
 /// The bytes of the generator `name`, or `None` if there is none of that name.
@@ -384,7 +389,9 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
 /// The mail generators. Their texts come from seeds 20 and up, so that the differential database's patterns
 /// (cut from seeds 1, 2, 3 and 9) match nothing in them.
 fn mail(name: &str) -> Option<Vec<u8>> {
-    use crate::mail::{base64, dot_stuff, entity, message, message_headers, multipart_body, quoted_printable};
+    use crate::mail::{
+        base64, dot_stuff, entity, message, message_headers, multipart_body, quoted_printable, uuencode,
+    };
     let note = text(20, 400);
     // Each message's boundary is made from its subject, so that nested messages never share one.
     let mixed = |subject: &str, parts: &[Vec<u8>]| {
@@ -613,6 +620,55 @@ fn mail(name: &str) -> Option<Vec<u8>> {
                 &encoded,
             );
             mixed("garbage", &[text_part(21), part])
+        }
+        // A zip uuencoded inside the text of a single-part message, between two paragraphs.
+        "mail-uuencode-zip" => {
+            let zip = ZipBuilder::new(vec![Entry::deflated("c.txt", &text(33, 500))]).build();
+            let body = [&text(21, 200)[..], b"\r\n", &uuencode("archive.zip", &zip), &text(22, 100)].concat();
+            message("uuencoded zip", &["Content-Type: text/plain; charset=us-ascii"], &body)
+        }
+        // A uuencoded block cut before its `end` line: what is there is decoded, the defect reported.
+        "mail-uuencode-truncated" => {
+            let block = uuencode("data.bin", &binary);
+            let body = [&text(21, 200)[..], b"\r\n", &block[..block.len() / 2]].concat();
+            mixed("truncated uuencode", &[entity(&["Content-Type: text/plain"], &body)])
+        }
+        // Content-Transfer-Encoding: x-uuencode, as old clients sent attachments.
+        "mail-x-uuencode" => mixed(
+            "x-uuencode",
+            &[
+                text_part(21),
+                entity(
+                    &["Content-Type: application/octet-stream; name=blob.bin", "Content-Transfer-Encoding: x-uuencode"],
+                    &uuencode("blob.bin", &binary[..500]),
+                ),
+            ],
+        ),
+        // EICAR uuencoded inside a text part.
+        "eicar-mail-uuencode" => {
+            let body =
+                [&b"The file you asked for:\r\n\r\n"[..], &uuencode("eicar.com", EICAR), b"\r\nRegards\r\n"].concat();
+            mixed("uuencoded", &[entity(&["Content-Type: text/plain; charset=us-ascii"], &body)])
+        }
+        // EICAR in a `data:` URI of an HTML part (the HTML itself quoted-printable).
+        "eicar-mail-data-uri" => {
+            let encoded: Vec<u8> = base64(EICAR).into_iter().filter(|&b| b != b'\r' && b != b'\n').collect();
+            let html = [
+                &b"<html><body><p>Invoice attached.</p><a href=\"data:application/octet-stream;base64,"[..],
+                &encoded,
+                b"\">download</a></body></html>\r\n",
+            ]
+            .concat();
+            mixed(
+                "data uri",
+                &[
+                    text_part(21),
+                    entity(
+                        &["Content-Type: text/html; charset=us-ascii", "Content-Transfer-Encoding: quoted-printable"],
+                        &quoted_printable(&html),
+                    ),
+                ],
+            )
         }
         // Declared base64 but sent raw: the decoding is mostly garbage, so the raw bytes are handed on too.
         "eicar-mail-declared-base64-raw" => {

@@ -1,5 +1,5 @@
 //! A small MIME writer for the mail generators and the decomposer's mail tests: header blocks, the base64 and
-//! quoted-printable transfer encodings, multipart bodies and SMTP dot-stuffing. It writes what mail clients
+//! quoted-printable transfer encodings, uuencoded blocks, multipart bodies and SMTP dot-stuffing. It writes what mail clients
 //! write (CRLF line ends, 76-character base64 lines); the generators damage its output where a case needs it.
 
 /// The header block every generated message starts with (CRLF line ends, no empty line).
@@ -93,6 +93,24 @@ pub fn quoted_printable(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A uuencoded block as `uuencode` writes it: a `begin 644 <name>` line, lines of 45 bytes each (a count
+/// character, then four characters for every three bytes, `` ` `` for zero), a `` ` `` line and `end`, CRLF.
+pub fn uuencode(name: &str, bytes: &[u8]) -> Vec<u8> {
+    let char = |v: u32| if v == 0 { b'`' } else { b' ' + v as u8 };
+    let mut out = format!("begin 644 {name}\r\n").into_bytes();
+    for line in bytes.chunks(45) {
+        out.push(char(line.len() as u32));
+        for group in line.chunks(3) {
+            let g = [group[0], group.get(1).copied().unwrap_or(0), group.get(2).copied().unwrap_or(0)];
+            let n = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
+            out.extend([18, 12, 6, 0].map(|shift| char(n >> shift & 63)));
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"`\r\nend\r\n");
+    out
+}
+
 /// SMTP DATA in wire form (RFC 5321 4.5.2): every line that starts with `.` gets one more, and the data ends
 /// with a line holding a single `.`.
 pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
@@ -120,6 +138,7 @@ mod tests {
         assert_eq!(base64(b""), b"");
         assert_eq!(base64(&[0; 60]).len(), 80 + 2 + 2);
         assert_eq!(quoted_printable("café = x ".as_bytes()), b"caf=C3=A9 =3D x=20");
+        assert_eq!(uuencode("a", b"Cat"), b"begin 644 a\r\n#0V%T\r\n`\r\nend\r\n");
         assert_eq!(dot_stuff(b"a\r\n.b\r\n"), b"a\r\n..b\r\n.\r\n");
         let long = quoted_printable(&[b'a'; 200]);
         assert!(long.split(|&b| b == b'\n').all(|line| line.len() <= 76));

@@ -42,20 +42,35 @@
 //!   disagree: the part is handed on decoded by the first and, as `<name>#<encoding>`, by each other one,
 //!   since clients differ on which one wins.
 //!
+//! # Blocks inside text parts
+//! A leaf part is searched a second time, decoded, for what mail clients also decode out of text:
+//! - In a `text/plain` part (or one without a type) and in a part whose transfer encoding is `x-uuencode`
+//!   (`uuencode`, `x-uue`), each uuencoded block, from a `begin <octal mode> <name>` line to its `end` line, is
+//!   handed on decoded as a child named by that name (`<part>#uu-N` when it names nothing). Lines are decoded
+//!   by the count their first character gives: a line cut short (trailing blanks lost in transport) decodes
+//!   as if padded, and anything beyond the count is ignored. A block without `end` is decoded to the end of
+//!   the part and reported. The text part itself is handed on as before; an `x-uuencode` body is handed on
+//!   as it is under `<part>#raw`, and reported when it holds no block.
+//! - In a `text/html` part, each `data:` URI (matched in any case, anywhere in the text) whose media type
+//!   ends in `;base64` has its payload, up to a quote, parenthesis, angle bracket, `&`, blank or backslash
+//!   (line ends are skipped), handed on base64-decoded as `<part>#data-N`.
+//!
+//! Both searches stream the decoded part through a 64 KiB buffer, examining at most [`MAX_UU_LINE`] bytes of
+//! a line; a block or payload streams to the walk like any other child.
+//!
 //! `DEC_RESULT_MIME_PARSING_FAILED` reports every structural defect of a message: a header line that is not a
 //! field (the header block ends there and the rest is body), a header block over [`MAX_HEADER_BLOCK`], a
 //! `Content-Type` that does not parse or that a second one contradicts, a multipart without a boundary
 //! parameter or without any delimiter line (its body is handed on whole as `#1`), a multipart without its
 //! close delimiter (the last part runs to the end), base64 with characters outside its alphabet, an unknown
-//! or contradicting transfer encoding. It is used rather than `DEC_RESULT_MALFORMED_CONTAINER_DETECTED` because
+//! or contradicting transfer encoding, a uuencoded block without its `end` line. It is used rather than `DEC_RESULT_MALFORMED_CONTAINER_DETECTED` because
 //! CSAPI has it for exactly this, and integrations treat a MIME defect apart from a damaged archive; like
 //! that one, it keeps a scan CLEAN. `DEC_RESULT_PARTIAL_MESSAGE_DETECTED` reports a `message/partial` part
 //! (its fragment is still handed on), and `DEC_RESULT_OUTER_CONTAINER_IS_MIME` an input (depth 0) that is a
-//! message. Not decoded yet (a later slice): uuencode and BinHex blocks inside text parts, `data:` URIs in
-//! HTML parts, `x-uuencode` transfer encoding (handed on as is).
+//! message. Not decoded yet (a later slice): BinHex 4.0 blocks inside text parts.
 
 use std::cell::Cell;
-use std::io::{self, Read, SeekFrom};
+use std::io::{self, BufRead, Read, SeekFrom};
 use std::rc::Rc;
 
 use mail_parser::{HeaderName, HeaderValue, MessageParser};
@@ -161,17 +176,19 @@ impl Mail<'_, '_> {
         }
         let name = fields.name().unwrap_or_else(|| fallback.to_owned());
         let body = (headers.body_start, end);
+        let text = fields.text();
         match fields.kind(in_digest) {
             Kind::Multipart { boundary: Some(boundary), digest } => self.multipart(&boundary, body, digest),
             Kind::Multipart { boundary: None, .. } => {
                 self.defect();
-                self.leaf(body, &name, &encodings)
+                self.leaf(body, &name, &encodings, Text::Other)
             }
             Kind::Partial => {
                 self.children.problem(DecResult::PartialMessageDetected);
-                self.leaf(body, &name, &encodings)
+                self.leaf(body, &name, &encodings, Text::Other)
             }
-            Kind::Message | Kind::Leaf => self.leaf(body, &name, &encodings),
+            Kind::Message => self.leaf(body, &name, &encodings, Text::Other),
+            Kind::Leaf => self.leaf(body, &name, &encodings, text),
         }
     }
 
@@ -228,9 +245,13 @@ impl Mail<'_, '_> {
     }
 
     /// Hands on a leaf body decoded by its transfer encodings (see the module doc).
-    fn leaf(&mut self, range: (u64, u64), name: &str, encodings: &[Encoding]) -> io::Result<()> {
+    fn leaf(&mut self, range: (u64, u64), name: &str, encodings: &[Encoding], text: Text) -> io::Result<()> {
         let primary = encodings.first().copied().unwrap_or(Encoding::Identity);
-        let stats = self.hand_on(range, name, primary)?;
+        // A uuencoded body goes on as it is under `#raw`: its blocks take the names of their `begin` lines.
+        let stats = match primary {
+            Encoding::Uuencode => self.hand_on(range, &format!("{name}#raw"), primary)?,
+            _ => self.hand_on(range, name, primary)?,
+        };
         for &other in encodings.iter().skip(1) {
             if self.halted() {
                 return Ok(());
@@ -245,7 +266,23 @@ impl Mail<'_, '_> {
                 self.hand_on(range, &format!("{name}#raw"), Encoding::Identity)?;
             }
         }
-        Ok(())
+        let embedded = if text == Text::Plain || encodings.contains(&Encoding::Uuencode) {
+            Embedded::Uuencode
+        } else if text == Text::Html {
+            Embedded::DataUri
+        } else {
+            return Ok(());
+        };
+        if self.halted() {
+            return Ok(());
+        }
+        let stats = Rc::new(Cell::new(Base64Stats::default()));
+        let reader = open(self.slice, &mut *self.input.source, range, primary, &stats)?;
+        let mut text = io::BufReader::with_capacity(BUFFER, reader);
+        match embedded {
+            Embedded::Uuencode => uu_blocks(&mut text, self.children, encodings.contains(&Encoding::Uuencode), name),
+            Embedded::DataUri => data_uris(&mut text, self.children, name),
+        }
     }
 
     /// Hands on bytes `start..end` of the container decoded by `encoding`; the statistics of a base64 decode.
@@ -257,24 +294,12 @@ impl Mail<'_, '_> {
             self.children.child_in_memory(name, Content::Borrowed(bytes));
             return Ok(stats.get());
         }
-        let raw: Box<dyn Read + '_> = match in_ram {
-            Some(bytes) => Box::new(bytes),
-            None => {
-                self.input.source.seek(SeekFrom::Start(start))?;
-                Box::new(Read::take(&mut *self.input.source, end - start))
-            }
-        };
-        match encoding {
-            Encoding::Identity => {
-                let mut raw = raw;
-                self.children.child(name, &mut raw)
-            }
-            Encoding::Base64 => {
-                let decoder = Base64 { quantum: 0, count: 0, stats: Base64Stats::default(), shared: Rc::clone(&stats) };
-                self.children.child(name, &mut Decoder::new(raw, decoder))
-            }
-            Encoding::QuotedPrintable => self.children.child(name, &mut Decoder::new(raw, QuotedPrintable::default())),
-        };
+        if let (Encoding::Uuencode, Some(bytes)) = (encoding, in_ram) {
+            self.children.child_in_memory(name, Content::Borrowed(bytes));
+            return Ok(stats.get());
+        }
+        let mut reader = open(self.slice, &mut *self.input.source, (start, end), encoding, &stats)?;
+        self.children.child(name, &mut reader);
         Ok(stats.get())
     }
 
@@ -377,6 +402,281 @@ impl Mail<'_, '_> {
     }
 }
 
+/// A reader of bytes `start..end` of the container (from `slice` when it holds them, else from `source`),
+/// decoded by `encoding`; a base64 decode records its statistics in `stats`. A uuencoded body is read as it
+/// is: its blocks are decoded by [`uu_blocks`].
+fn open<'r>(
+    slice: Option<&'r [u8]>,
+    source: &'r mut dyn ReadSeek,
+    (start, end): (u64, u64),
+    encoding: Encoding,
+    stats: &Rc<Cell<Base64Stats>>,
+) -> io::Result<Box<dyn Read + 'r>> {
+    let end = end.max(start);
+    let raw: Box<dyn Read + 'r> = match slice.and_then(|bytes| in_memory(bytes, start, end)) {
+        Some(bytes) => Box::new(bytes),
+        None => {
+            source.seek(SeekFrom::Start(start))?;
+            Box::new(Read::take(source, end - start))
+        }
+    };
+    Ok(match encoding {
+        Encoding::Identity | Encoding::Uuencode => raw,
+        Encoding::Base64 => {
+            let decoder = Base64 { quantum: 0, count: 0, stats: Base64Stats::default(), shared: Rc::clone(stats) };
+            Box::new(Decoder::new(raw, decoder))
+        }
+        Encoding::QuotedPrintable => Box::new(Decoder::new(raw, QuotedPrintable::default())),
+    })
+}
+
+/// What a decoded text part is searched for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Embedded {
+    Uuencode,
+    DataUri,
+}
+
+/// The longest line of a text part examined for a `begin` line, or decoded as a uuencoded line (one holds
+/// at most 61 characters; longer ones are cut).
+const MAX_UU_LINE: usize = 1024;
+
+/// Reads the next line of `input` into `line` without its line end, copying at most `max` bytes of it (the
+/// rest is skipped); false at the end of the input.
+fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>, max: usize) -> io::Result<bool> {
+    line.clear();
+    let mut any = false;
+    loop {
+        let available = input.fill_buf()?;
+        if available.is_empty() {
+            break;
+        }
+        any = true;
+        let (take, found) = match memchr::memchr(b'\n', available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        let room = max.saturating_sub(line.len());
+        line.extend_from_slice(&available[..take.min(room)]);
+        input.consume(take);
+        if found {
+            break;
+        }
+    }
+    while matches!(line.last(), Some(b'\n' | b'\r')) {
+        line.pop();
+    }
+    Ok(any)
+}
+
+/// The file name of a uuencode `begin <mode> <name>` line (the mode is octal digits; the name may be empty).
+fn uu_begin(line: &[u8]) -> Option<String> {
+    let rest = line.strip_prefix(b"begin ")?;
+    let rest = rest.trim_ascii_start();
+    let digits = rest.iter().take_while(|b| (b'0'..=b'7').contains(b)).count();
+    if digits == 0 || digits > 6 {
+        return None;
+    }
+    let after = &rest[digits..];
+    if !after.is_empty() && !matches!(after[0], b' ' | b'\t') {
+        return None;
+    }
+    let name = String::from_utf8_lossy(after.trim_ascii());
+    let mut end = name.len().min(MAX_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(name[..end].to_owned())
+}
+
+/// Decodes one uuencoded line: its first character gives the count of bytes (0 to 63), each further four
+/// characters three bytes. Leniently, a line shorter than its count says (trailing blanks lost in transport)
+/// decodes as if padded with blanks, and characters beyond the count are ignored.
+fn uu_line(line: &[u8], output: &mut Vec<u8>) {
+    let Some((&count, chars)) = line.split_first() else {
+        return;
+    };
+    let count = usize::from(count.wrapping_sub(b' ') & 0x3f);
+    let value = |i: usize| u32::from(chars.get(i).map_or(0, |c| c.wrapping_sub(b' ') & 0x3f));
+    let mut written = 0;
+    let mut i = 0;
+    while written < count {
+        let n = value(i) << 18 | value(i + 1) << 12 | value(i + 2) << 6 | value(i + 3);
+        for byte in [(n >> 16) as u8, (n >> 8) as u8, n as u8] {
+            if written < count {
+                output.push(byte);
+                written += 1;
+            }
+        }
+        i += 4;
+    }
+}
+
+/// The decoded bytes of one uuencoded block, read line by line from the text after its `begin` line up to
+/// its `end` line or the end of the text.
+struct UuBlock<'t> {
+    text: &'t mut dyn BufRead,
+    line: Vec<u8>,
+    output: Vec<u8>,
+    position: usize,
+    done: bool,
+    /// Whether the `end` line was met.
+    ended: bool,
+}
+
+impl Read for UuBlock<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.position < self.output.len() {
+                let n = buf.len().min(self.output.len() - self.position);
+                buf[..n].copy_from_slice(&self.output[self.position..self.position + n]);
+                self.position += n;
+                return Ok(n);
+            }
+            if self.done || buf.is_empty() {
+                return Ok(0);
+            }
+            self.output.clear();
+            self.position = 0;
+            if !read_line(self.text, &mut self.line, MAX_UU_LINE)? {
+                self.done = true;
+            } else if self.line.trim_ascii_end() == b"end" {
+                self.done = true;
+                self.ended = true;
+            } else {
+                uu_line(&self.line, &mut self.output);
+            }
+        }
+    }
+}
+
+/// Hands on each uuencoded block of the text part `part` as a child named by its `begin` line (`<part>#uu-N`
+/// when that names nothing). A block without its `end` line is decoded to the end of the text and reported;
+/// so is a part whose transfer encoding is uuencode (`whole`) but that holds no block.
+fn uu_blocks(text: &mut dyn BufRead, children: &mut dyn Children, whole: bool, part: &str) -> io::Result<()> {
+    let mut line = Vec::new();
+    let mut index = 0u64;
+    while read_line(text, &mut line, MAX_UU_LINE)? {
+        let Some(file) = uu_begin(&line) else {
+            continue;
+        };
+        if children.stopped() {
+            children.left_unvisited();
+            return Ok(());
+        }
+        index += 1;
+        let name = if file.is_empty() { format!("{part}#uu-{index}") } else { file };
+        let mut block =
+            UuBlock { text: &mut *text, line: Vec::new(), output: Vec::new(), position: 0, done: false, ended: false };
+        children.child(&name, &mut block);
+        // The rest of a block the walk did not read (a limit cut it) is skipped, not searched.
+        io::copy(&mut block, &mut io::sink())?;
+        if !block.ended {
+            children.problem(DecResult::MimeParsingFailed);
+        }
+    }
+    if whole && index == 0 {
+        children.problem(DecResult::MimeParsingFailed);
+    }
+    Ok(())
+}
+
+/// The longest media type of a `data:` URI examined for `;base64`.
+const MAX_DATA_HEADER: usize = 256;
+
+/// Bytes that end a `data:` URI's payload: quotes, parentheses, angle brackets, an entity, blanks. Line ends
+/// do not (a long URI may be wrapped), and the base64 decoder skips them.
+fn ends_data(byte: u8) -> bool {
+    matches!(byte, b'"' | b'\'' | b'(' | b')' | b'<' | b'>' | b'&' | b'\\' | b' ' | b'\t')
+}
+
+/// The payload of a `data:` URI: the text up to a byte for which [`ends_data`] holds, which is left unread.
+struct DataPayload<'t> {
+    text: &'t mut dyn BufRead,
+    done: bool,
+}
+
+impl Read for DataPayload<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let available = self.text.fill_buf()?;
+        let n = available.iter().take(buf.len()).position(|&b| ends_data(b)).unwrap_or(available.len().min(buf.len()));
+        if n < available.len().min(buf.len()) || available.is_empty() {
+            self.done = true;
+        }
+        buf[..n].copy_from_slice(&available[..n]);
+        self.text.consume(n);
+        Ok(n)
+    }
+}
+
+/// Hands on the decoded payload of each `data:` URI with `;base64` in the HTML part `part`, as
+/// `<part>#data-N`. `data:` is matched in any case, anywhere (attributes, CSS, text alike).
+fn data_uris(text: &mut dyn BufRead, children: &mut dyn Children, part: &str) -> io::Result<()> {
+    const PREFIX: &[u8] = b"data:";
+    let mut matched = 0;
+    let mut index = 0u64;
+    let mut header = Vec::new();
+    loop {
+        let available = text.fill_buf()?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        let mut found = None;
+        for (i, &byte) in available.iter().enumerate() {
+            let byte = byte.to_ascii_lowercase();
+            if byte == PREFIX[matched] {
+                matched += 1;
+                if matched == PREFIX.len() {
+                    found = Some(i + 1);
+                    break;
+                }
+            } else {
+                matched = usize::from(byte == PREFIX[0]);
+            }
+        }
+        let Some(after) = found else {
+            let n = available.len();
+            text.consume(n);
+            continue;
+        };
+        text.consume(after);
+        matched = 0;
+        // The media type and parameters, up to the comma.
+        header.clear();
+        let is_base64 = loop {
+            let available = text.fill_buf()?;
+            let Some(&byte) = available.first() else {
+                break false;
+            };
+            if byte == b',' {
+                text.consume(1);
+                break header.to_ascii_lowercase().trim_ascii_end().ends_with(b";base64");
+            }
+            if header.len() >= MAX_DATA_HEADER || ends_data(byte) || byte == b'\n' {
+                break false;
+            }
+            header.push(byte);
+            text.consume(1);
+        };
+        if !is_base64 {
+            continue;
+        }
+        if children.stopped() {
+            children.left_unvisited();
+            return Ok(());
+        }
+        index += 1;
+        let stats = Rc::new(Cell::new(Base64Stats::default()));
+        let decoder = Base64 { quantum: 0, count: 0, stats: Base64Stats::default(), shared: stats };
+        let mut payload = DataPayload { text: &mut *text, done: false };
+        children.child(&format!("{part}#data-{index}"), &mut Decoder::new(&mut payload, decoder));
+        io::copy(&mut payload, &mut io::sink())?;
+    }
+}
+
 /// A header block: its field lines (each ended by CRLF), where the body starts, and whether a line that is
 /// not a field (or the size limit) ended it.
 struct Headers {
@@ -408,6 +708,16 @@ enum Encoding {
     Identity,
     Base64,
     QuotedPrintable,
+    /// `x-uuencode` and its spellings: the body is handed on as it is, and its uuencoded blocks decoded.
+    Uuencode,
+}
+
+/// What kind of text a leaf part is: `text/plain` (or no type), `text/html`, or something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Text {
+    Plain,
+    Html,
+    Other,
 }
 
 impl Encoding {
@@ -416,6 +726,7 @@ impl Encoding {
             Encoding::Identity => "identity",
             Encoding::Base64 => "base64",
             Encoding::QuotedPrintable => "quoted-printable",
+            Encoding::Uuencode => "x-uuencode",
         }
     }
 }
@@ -517,6 +828,7 @@ impl Fields {
                 "7bit" | "8bit" | "binary" => Encoding::Identity,
                 "base64" => Encoding::Base64,
                 "quoted-printable" => Encoding::QuotedPrintable,
+                "x-uuencode" | "uuencode" | "x-uue" => Encoding::Uuencode,
                 _ => {
                     bad = true;
                     Encoding::Identity
@@ -528,6 +840,18 @@ impl Fields {
         }
         bad |= encodings.len() > 1;
         (encodings, bad)
+    }
+
+    /// Whether the part is plain text (`text/plain`, or no type) or HTML, for the blocks embedded in it.
+    fn text(&self) -> Text {
+        match &self.content_type {
+            None => Text::Plain,
+            Some((kind, subtype)) => match (kind.as_str(), subtype.as_str()) {
+                ("text", "plain") => Text::Plain,
+                ("text", "html") => Text::Html,
+                _ => Text::Other,
+            },
+        }
     }
 
     /// The part's name for the path chain: the disposition's file name, else the type's name.
@@ -1018,6 +1342,126 @@ mod tests {
         assert_eq!(
             unquote(b">From a\n>>From b\n> From c\nx >From d\n>Fro"),
             b"From a\n>From b\n> From c\nx >From d\n>Fro"
+        );
+    }
+
+    /// Children that keep what they are handed.
+    #[derive(Default)]
+    struct Collect {
+        children: Vec<(String, Vec<u8>)>,
+        problems: Vec<DecResult>,
+    }
+
+    impl Children for Collect {
+        fn child(&mut self, name: &str, data: &mut dyn Read) -> super::super::Extracted {
+            let mut bytes = Vec::new();
+            let complete = data.read_to_end(&mut bytes).is_ok();
+            self.children.push((name.to_owned(), bytes));
+            super::super::Extracted { complete }
+        }
+        fn child_in_memory(&mut self, name: &str, content: Content<'_>) -> super::super::Extracted {
+            let mut bytes = Vec::new();
+            let complete = content.reader().and_then(|mut r| r.read_to_end(&mut bytes)).is_ok();
+            self.children.push((name.to_owned(), bytes));
+            super::super::Extracted { complete }
+        }
+        fn whole_buffer_limit(&self) -> u64 {
+            1 << 20
+        }
+        fn problem(&mut self, code: DecResult) {
+            self.problems.push(code);
+        }
+        fn depth(&self) -> u32 {
+            1
+        }
+        fn stopped(&self) -> bool {
+            false
+        }
+        fn left_unvisited(&mut self) {}
+    }
+
+    /// A uuencoder as `uuencode` writes: 45 bytes a line, `` ` `` for zero.
+    fn uuencode(name: &str, bytes: &[u8]) -> Vec<u8> {
+        let char = |v: u32| if v == 0 { b'`' } else { b' ' + v as u8 };
+        let mut out = format!("begin 644 {name}\n").into_bytes();
+        for line in bytes.chunks(45) {
+            out.push(char(line.len() as u32));
+            for group in line.chunks(3) {
+                let g = [group[0], group.get(1).copied().unwrap_or(0), group.get(2).copied().unwrap_or(0)];
+                let n = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
+                out.extend([18, 12, 6, 0].map(|shift| char(n >> shift & 63)));
+            }
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"`\nend\n");
+        out
+    }
+
+    fn uu(text: &[u8], whole: bool) -> Collect {
+        let mut collect = Collect::default();
+        let mut reader = io::BufReader::with_capacity(7, text);
+        uu_blocks(&mut reader, &mut collect, whole, "part").unwrap();
+        collect
+    }
+
+    #[test]
+    fn uuencode_round_trip() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for len in [0, 1, 2, 3, 44, 45, 46, 1000] {
+            let text = [&b"Hello,\r\nsee the file.\r\n"[..], &uuencode("f.bin", &data[..len]), b"bye\r\n"].concat();
+            let got = uu(&text, false);
+            assert_eq!(got.children, [("f.bin".to_owned(), data[..len].to_vec())], "{len}");
+            assert!(got.problems.is_empty());
+        }
+        // CRLF line ends, two blocks, one without a name.
+        let text = [uuencode("a.txt", b"first"), uuencode("", b"second")].concat();
+        let text: Vec<u8> = text.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect();
+        let got = uu(&text, false);
+        assert_eq!(
+            got.children,
+            [("a.txt".to_owned(), b"first".to_vec()), ("part#uu-2".to_owned(), b"second".to_vec())]
+        );
+    }
+
+    #[test]
+    fn uuencode_is_lenient() {
+        // Trailing blanks stripped in transport: a short line decodes as if padded.
+        let data = [0u8; 10];
+        let text = uuencode("zeros", &data);
+        let stripped: Vec<u8> = String::from_utf8(text).unwrap().replace('`', " ").replace(" \n", "\n").into_bytes();
+        let stripped: Vec<u8> = String::from_utf8(stripped).unwrap().replace(" \n", "\n").into_bytes();
+        assert_eq!(uu(&stripped, false).children[0].1, data);
+        // A block without `end`: decoded to the end, reported.
+        let data = b"truncated block contents, more than forty-five bytes long in total";
+        let text = uuencode("t.txt", data);
+        let cut = &text[..text.len() - 6];
+        let got = uu(cut, false);
+        assert_eq!(got.children, [("t.txt".to_owned(), data.to_vec())]);
+        assert_eq!(got.problems, [DecResult::MimeParsingFailed]);
+        // Not begin lines; an x-uuencode part without any block is reported.
+        assert_eq!(uu_begin(b"begin 644 a b.txt").as_deref(), Some("a b.txt"));
+        assert_eq!(uu_begin(b"begin 0755"), Some(String::new()));
+        for line in [&b"begin-base64 644 x"[..], b"begin the story", b"begin 8 x", b"begin 644x"] {
+            assert_eq!(uu_begin(line), None);
+        }
+        let got = uu(b"begin here\nno block\n", true);
+        assert!(got.children.is_empty());
+        assert_eq!(got.problems, [DecResult::MimeParsingFailed]);
+    }
+
+    #[test]
+    fn data_uris_in_html() {
+        let html = b"<p>x</p><IMG src=\"DATA:image/png;base64,aGVs\r\nbG8=\"><a href='data:text/plain,notbase64'>\
+            <div style=\"background:url(data:;base64,d29ybGQ)\"></div>data:;base64,Zm9v";
+        let mut collect = Collect::default();
+        data_uris(&mut io::BufReader::with_capacity(5, &html[..]), &mut collect, "h.html").unwrap();
+        assert_eq!(
+            collect.children,
+            [
+                ("h.html#data-1".to_owned(), b"hello".to_vec()),
+                ("h.html#data-2".to_owned(), b"world".to_vec()),
+                ("h.html#data-3".to_owned(), b"foo".to_vec()),
+            ]
         );
     }
 
