@@ -96,6 +96,10 @@ pub const NAMES: &[&str] = &[
     "mail-x-uuencode",
     "eicar-mail-uuencode",
     "eicar-mail-data-uri",
+    "eicar-mail-binhex",
+    "mail-binhex-truncated",
+    "mail-mac-binhex40",
+    "eicar-mail-mac-binhex40",
 ];
 
 /// The bytes of the generator `name`, or `None` if there is none of that name.
@@ -390,7 +394,7 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
 /// (cut from seeds 1, 2, 3 and 9) match nothing in them.
 fn mail(name: &str) -> Option<Vec<u8>> {
     use crate::mail::{
-        base64, dot_stuff, entity, message, message_headers, multipart_body, quoted_printable, uuencode,
+        base64, binhex, dot_stuff, entity, message, message_headers, multipart_body, quoted_printable, uuencode,
     };
     let note = text(20, 400);
     // Each message's boundary is made from its subject, so that nested messages never share one.
@@ -650,6 +654,40 @@ fn mail(name: &str) -> Option<Vec<u8>> {
                 [&b"The file you asked for:\r\n\r\n"[..], &uuencode("eicar.com", EICAR), b"\r\nRegards\r\n"].concat();
             mixed("uuencoded", &[entity(&["Content-Type: text/plain; charset=us-ascii"], &body)])
         }
+        // EICAR in a BinHex 4.0 block inside a text part, as Macintosh mail clients sent files.
+        "eicar-mail-binhex" => {
+            let body = [&b"The file you asked for:\r\n\r\n"[..], &binhex("eicar.com", EICAR, b""), b"\r\nRegards\r\n"]
+                .concat();
+            mixed("binhex", &[entity(&["Content-Type: text/plain; charset=us-ascii"], &body)])
+        }
+        // A BinHex block cut in its data fork: what is there is decoded, the defect reported.
+        "mail-binhex-truncated" => {
+            let block = binhex("data.bin", &binary, b"");
+            let body = [&text(21, 200)[..], b"\r\n", &block[..block.len() / 2]].concat();
+            mixed("truncated binhex", &[entity(&["Content-Type: text/plain"], &body)])
+        }
+        // An application/mac-binhex40 attachment (RFC 1741) with a resource fork: the part, then both forks.
+        "mail-mac-binhex40" => mixed(
+            "mac binhex",
+            &[
+                text_part(21),
+                entity(
+                    &["Content-Type: application/mac-binhex40; name=\"notes.hqx\""],
+                    &binhex("notes", &text(23, 400), &binary[..200]),
+                ),
+            ],
+        ),
+        // EICAR in the data fork of an application/mac-binhex40 attachment (which ClamAV decodes too).
+        "eicar-mail-mac-binhex40" => mixed(
+            "mac binhex eicar",
+            &[
+                text_part(21),
+                entity(
+                    &["Content-Type: application/mac-binhex40; name=\"eicar.hqx\""],
+                    &binhex("eicar.com", EICAR, b""),
+                ),
+            ],
+        ),
         // EICAR in a `data:` URI of an HTML part (the HTML itself quoted-printable).
         "eicar-mail-data-uri" => {
             let encoded: Vec<u8> = base64(EICAR).into_iter().filter(|&b| b != b'\r' && b != b'\n').collect();

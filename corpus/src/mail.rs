@@ -1,6 +1,7 @@
 //! A small MIME writer for the mail generators and the decomposer's mail tests: header blocks, the base64 and
-//! quoted-printable transfer encodings, uuencoded blocks, multipart bodies and SMTP dot-stuffing. It writes what mail clients
-//! write (CRLF line ends, 76-character base64 lines); the generators damage its output where a case needs it.
+//! quoted-printable transfer encodings, uuencoded and BinHex blocks, multipart bodies and SMTP dot-stuffing.
+//! It writes what mail clients write (CRLF line ends, 76-character base64 lines); the generators damage its
+//! output where a case needs it.
 
 /// The header block every generated message starts with (CRLF line ends, no empty line).
 pub fn message_headers(subject: &str) -> String {
@@ -108,6 +109,63 @@ pub fn uuencode(name: &str, bytes: &[u8]) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"`\r\nend\r\n");
+    out
+}
+
+/// A BinHex 4.0 file as BinHex writes it: the `(This file must be converted with BinHex 4.0)` line, then
+/// between two `:` the header (name, type `TEXT`, creator `ttxt`, no flags, the forks' lengths) and both forks,
+/// each followed by its CRC-16/XMODEM, run-length encoded (a run of 3 to 255 equal bytes as `c 90 n`, a
+/// literal 0x90 as `90 00`) and written six bits a character in lines of 64, CRLF.
+pub fn binhex(name: &str, data: &[u8], rsrc: &[u8]) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr";
+    fn crc(bytes: &[u8]) -> [u8; 2] {
+        let mut crc = 0u16;
+        for &byte in bytes {
+            crc ^= u16::from(byte) << 8;
+            for _ in 0..8 {
+                crc = if crc & 0x8000 != 0 { crc << 1 ^ 0x1021 } else { crc << 1 };
+            }
+        }
+        crc.to_be_bytes()
+    }
+    let mut header = vec![name.len() as u8];
+    header.extend_from_slice(name.as_bytes());
+    header.push(0);
+    header.extend_from_slice(b"TEXTttxt\0\0");
+    header.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    header.extend_from_slice(&(rsrc.len() as u32).to_be_bytes());
+    let plain = [&header[..], &crc(&header), data, &crc(data), rsrc, &crc(rsrc)].concat();
+    let mut rle = Vec::with_capacity(plain.len() + 16);
+    let mut i = 0;
+    while i < plain.len() {
+        let byte = plain[i];
+        let run = plain[i..].iter().take(255).take_while(|&&b| b == byte).count();
+        if byte == 0x90 {
+            rle.extend_from_slice(&[0x90, 0]);
+        } else {
+            rle.push(byte);
+        }
+        if run >= 3 {
+            rle.extend_from_slice(&[0x90, run as u8]);
+            i += run;
+        } else {
+            i += 1;
+        }
+    }
+    let mut encoded = vec![b':'];
+    for chunk in rle.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for k in 0..=chunk.len() {
+            encoded.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize]);
+        }
+    }
+    encoded.push(b':');
+    let mut out = b"(This file must be converted with BinHex 4.0)\r\n".to_vec();
+    for line in encoded.chunks(64) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
     out
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use corpus::generators::EICAR;
+use decomposer::{DecResult, ResultCode};
 use scanner::{Database, Engine, LoadError, Status};
 
 const EICAR_NDB: &str = "Eicar-Test-Signature:0:0:58354f2150254041505b345c505a58353428505e2937434329377d2445494341522d5354414e444152442d414e544956495255532d544553542d46494c452124482b482a\n";
@@ -111,4 +112,21 @@ fn the_embedded_database_matches_clamavs_test_file_by_hash() {
     let engine = Engine::builder().build(Arc::new(Database::embedded().unwrap())).unwrap();
     let verdict = engine.scan_bytes("clam.exe", &clam);
     assert_eq!((verdict.status, verdict.info.as_deref()), (Status::Infected, Some("ClamAV-Test-File")));
+}
+
+#[test]
+fn clamavs_binhex_test_file_in_a_mail_is_decoded() {
+    // clam.exe.binhex (clamav-testfiles) is a BinHex 4.0 file; here it is the text of a mail, as it is sent.
+    let Ok(binhex) = std::fs::read("/usr/share/clamav-testfiles/clam.exe.binhex") else {
+        assert!(std::env::var_os("AVSCAN_REQUIRE_CLAMAV").is_none(), "clamav-testfiles are not installed");
+        eprintln!("clamav-testfiles not installed: skipping");
+        return;
+    };
+    let mail = corpus::mail::message("binhex", &["Content-Type: text/plain"], &binhex);
+    let engine = Engine::builder().build(Arc::new(Database::embedded().unwrap())).unwrap();
+    let verdict = engine.scan_bytes("clam.mail", &mail);
+    assert_eq!((verdict.status, verdict.info.as_deref()), (Status::Infected, Some("ClamAV-Test-File")));
+    // Decoded without a defect (the CRCs match), and found in the data fork, named by the BinHex header.
+    assert!(!verdict.codes.contains(&ResultCode::Dec(DecResult::MimeParsingFailed)), "{:?}", verdict.codes);
+    assert_eq!(verdict.detections[0].part, "clam.mail/clam.exe");
 }

@@ -51,11 +51,23 @@
 //!   as if padded, and anything beyond the count is ignored. A block without `end` is decoded to the end of
 //!   the part and reported. The text part itself is handed on as before; an `x-uuencode` body is handed on
 //!   as it is under `<part>#raw`, and reported when it holds no block.
+//! - In a `text/plain` part (or one without a type), an `x-uuencode` part and an `application/mac-binhex40`
+//!   part (RFC 1741), each BinHex 4.0 block, from a `(This file must be converted with BinHex` line (the
+//!   body of an `application/mac-binhex40` part may also start with the stream itself) to the `:`-delimited
+//!   stream after it, is decoded: six bits a character of BinHex's own alphabet (blanks and line ends
+//!   skipped), the 0x90 run-length encoding undone (`90 00` a literal 0x90), then the header (name, type,
+//!   creator, flags, the forks' lengths, CRC). The data fork is handed on as a child named by the file name
+//!   (`<part>#binhex-N` when it is empty), a non-empty resource fork as `<name>#rsrc`. The forks stream from
+//!   the text through the decoder: their declared lengths bound what is read, never what is allocated, and a
+//!   fork is as long as the stream really holds. A stream cut short (no closing `:`, a fork shorter than
+//!   declared), a character outside the alphabet (decoding stops there) and a header or fork CRC that does
+//!   not match are reported, and what was decoded is handed on all the same; so is an
+//!   `application/mac-binhex40` part that holds no block. The part itself is handed on as before.
 //! - In a `text/html` part, each `data:` URI (matched in any case, anywhere in the text) whose media type
 //!   ends in `;base64` has its payload, up to a quote, parenthesis, angle bracket, `&`, blank or backslash
 //!   (line ends are skipped), handed on base64-decoded as `<part>#data-N`.
 //!
-//! Both searches stream the decoded part through a 64 KiB buffer, examining at most [`MAX_UU_LINE`] bytes of
+//! The searches stream the decoded part through a 64 KiB buffer, examining at most [`MAX_UU_LINE`] bytes of
 //! a line; a block or payload streams to the walk like any other child.
 //!
 //! `DEC_RESULT_MIME_PARSING_FAILED` reports every structural defect of a message: a header line that is not a
@@ -63,11 +75,12 @@
 //! `Content-Type` that does not parse or that a second one contradicts, a multipart without a boundary
 //! parameter or without any delimiter line (its body is handed on whole as `#1`), a multipart without its
 //! close delimiter (the last part runs to the end), base64 with characters outside its alphabet, an unknown
-//! or contradicting transfer encoding, a uuencoded block without its `end` line. It is used rather than `DEC_RESULT_MALFORMED_CONTAINER_DETECTED` because
+//! or contradicting transfer encoding, a uuencoded block without its `end` line, a BinHex block that is cut
+//! short, corrupt or fails its CRC. It is used rather than `DEC_RESULT_MALFORMED_CONTAINER_DETECTED` because
 //! CSAPI has it for exactly this, and integrations treat a MIME defect apart from a damaged archive; like
 //! that one, it keeps a scan CLEAN. `DEC_RESULT_PARTIAL_MESSAGE_DETECTED` reports a `message/partial` part
 //! (its fragment is still handed on), and `DEC_RESULT_OUTER_CONTAINER_IS_MIME` an input (depth 0) that is a
-//! message. Not decoded yet (a later slice): BinHex 4.0 blocks inside text parts.
+//! message.
 
 use std::cell::Cell;
 use std::io::{self, BufRead, Read, SeekFrom};
@@ -266,8 +279,15 @@ impl Mail<'_, '_> {
                 self.hand_on(range, &format!("{name}#raw"), Encoding::Identity)?;
             }
         }
-        let embedded = if text == Text::Plain || encodings.contains(&Encoding::Uuencode) {
-            Embedded::Uuencode
+        let whole = if encodings.contains(&Encoding::Uuencode) {
+            Whole::Uuencode
+        } else if text == Text::BinHex {
+            Whole::BinHex
+        } else {
+            Whole::No
+        };
+        let embedded = if text == Text::Plain || whole != Whole::No {
+            Embedded::Blocks
         } else if text == Text::Html {
             Embedded::DataUri
         } else {
@@ -280,7 +300,7 @@ impl Mail<'_, '_> {
         let reader = open(self.slice, &mut *self.input.source, range, primary, &stats)?;
         let mut text = io::BufReader::with_capacity(BUFFER, reader);
         match embedded {
-            Embedded::Uuencode => uu_blocks(&mut text, self.children, encodings.contains(&Encoding::Uuencode), name),
+            Embedded::Blocks => text_blocks(&mut text, self.children, whole, name),
             Embedded::DataUri => data_uris(&mut text, self.children, name),
         }
     }
@@ -404,7 +424,7 @@ impl Mail<'_, '_> {
 
 /// A reader of bytes `start..end` of the container (from `slice` when it holds them, else from `source`),
 /// decoded by `encoding`; a base64 decode records its statistics in `stats`. A uuencoded body is read as it
-/// is: its blocks are decoded by [`uu_blocks`].
+/// is: its blocks are decoded by [`text_blocks`].
 fn open<'r>(
     slice: Option<&'r [u8]>,
     source: &'r mut dyn ReadSeek,
@@ -433,8 +453,18 @@ fn open<'r>(
 /// What a decoded text part is searched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Embedded {
-    Uuencode,
+    /// uuencoded and BinHex blocks.
+    Blocks,
     DataUri,
+}
+
+/// Whether a part is wholly an encoded file (its transfer encoding is uuencode, or its type
+/// `application/mac-binhex40`): such a part without any block is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whole {
+    No,
+    Uuencode,
+    BinHex,
 }
 
 /// The longest line of a text part examined for a `begin` line, or decoded as a uuencoded line (one holds
@@ -551,12 +581,37 @@ impl Read for UuBlock<'_> {
 }
 
 /// Hands on each uuencoded block of the text part `part` as a child named by its `begin` line (`<part>#uu-N`
-/// when that names nothing). A block without its `end` line is decoded to the end of the text and reported;
-/// so is a part whose transfer encoding is uuencode (`whole`) but that holds no block.
-fn uu_blocks(text: &mut dyn BufRead, children: &mut dyn Children, whole: bool, part: &str) -> io::Result<()> {
+/// when that names nothing), and each BinHex 4.0 block as [`binhex_block`] does. A block without its `end`
+/// line is decoded to the end of the text and reported; so is a part that is `whole`ly an encoded file but
+/// holds no block of its kind.
+fn text_blocks(text: &mut dyn BufRead, children: &mut dyn Children, whole: Whole, part: &str) -> io::Result<()> {
     let mut line = Vec::new();
     let mut index = 0u64;
+    let mut binhex = 0u64;
+    // A `application/mac-binhex40` body may start with the stream itself, without the announcing line.
+    if whole == Whole::BinHex && binhex_start(text)? {
+        if children.stopped() {
+            children.left_unvisited();
+            return Ok(());
+        }
+        binhex += 1;
+        binhex_block(text, children, part, binhex)?;
+    }
     while read_line(text, &mut line, MAX_UU_LINE)? {
+        if line.trim_ascii_start().starts_with(BINHEX_MARKER) {
+            if !binhex_start(text)? {
+                // Announced, but no stream follows.
+                children.problem(DecResult::MimeParsingFailed);
+                continue;
+            }
+            if children.stopped() {
+                children.left_unvisited();
+                return Ok(());
+            }
+            binhex += 1;
+            binhex_block(text, children, part, binhex)?;
+            continue;
+        }
         let Some(file) = uu_begin(&line) else {
             continue;
         };
@@ -575,7 +630,223 @@ fn uu_blocks(text: &mut dyn BufRead, children: &mut dyn Children, whole: bool, p
             children.problem(DecResult::MimeParsingFailed);
         }
     }
-    if whole && index == 0 {
+    if (whole == Whole::Uuencode && index == 0) || (whole == Whole::BinHex && binhex == 0) {
+        children.problem(DecResult::MimeParsingFailed);
+    }
+    Ok(())
+}
+
+/// The line that announces a BinHex 4.0 block: `(This file must be converted with BinHex 4.0)`.
+const BINHEX_MARKER: &[u8] = b"(This file must be converted with BinHex";
+
+/// BinHex 4.0's 64 characters, in the order of their values.
+const BINHEX_ALPHABET: &[u8; 64] = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr";
+
+/// The value of each character of [`BINHEX_ALPHABET`], 0xff for the others.
+const BINHEX_VALUES: [u8; 256] = {
+    let mut values = [0xff; 256];
+    let mut i = 0;
+    while i < 64 {
+        values[BINHEX_ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    values
+};
+
+/// Skips blanks and line ends; whether a `:` (the start of a BinHex stream, which is consumed) follows.
+fn binhex_start(text: &mut dyn BufRead) -> io::Result<bool> {
+    loop {
+        let available = text.fill_buf()?;
+        match available.first() {
+            Some(b' ' | b'\t' | b'\r' | b'\n') => text.consume(1),
+            Some(b':') => {
+                text.consume(1);
+                return Ok(true);
+            }
+            _ => return Ok(false),
+        }
+    }
+}
+
+/// CRC-16/XMODEM (polynomial 0x1021, initial 0), as BinHex computes it.
+fn crc16(mut crc: u16, byte: u8) -> u16 {
+    crc ^= u16::from(byte) << 8;
+    for _ in 0..8 {
+        crc = if crc & 0x8000 != 0 { crc << 1 ^ 0x1021 } else { crc << 1 };
+    }
+    crc
+}
+
+/// How a BinHex stream ended: not yet, at its closing `:`, at the end of the text, or at a character
+/// outside the alphabet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HqxEnd {
+    Open,
+    Closed,
+    Truncated,
+    Corrupt,
+}
+
+/// The bytes of a BinHex stream after its opening `:`: six bits a character (blanks and line ends skipped),
+/// with the run-length encoding undone (`c 90 n`: `c` n times in all; `90 00`: a literal 0x90).
+struct HqxStream<'t> {
+    text: &'t mut dyn BufRead,
+    bits: u32,
+    count: u32,
+    /// The last byte written, which a run repeats.
+    last: u8,
+    /// A 0x90 was read: the next byte is a run's count.
+    marker: bool,
+    /// Copies of `last` still to write.
+    repeat: u32,
+    end: HqxEnd,
+}
+
+impl HqxStream<'_> {
+    /// The next byte of the 6-bit decoding, before the run-length decoding.
+    fn raw(&mut self) -> io::Result<Option<u8>> {
+        while self.end == HqxEnd::Open {
+            let Some(&c) = self.text.fill_buf()?.first() else {
+                self.end = HqxEnd::Truncated;
+                break;
+            };
+            self.text.consume(1);
+            match c {
+                b':' => self.end = HqxEnd::Closed,
+                b' ' | b'\t' | b'\r' | b'\n' => {}
+                _ => match BINHEX_VALUES[usize::from(c)] {
+                    0xff => self.end = HqxEnd::Corrupt,
+                    value => {
+                        self.bits = (self.bits << 6 | u32::from(value)) & 0x3fff;
+                        self.count += 6;
+                        if self.count >= 8 {
+                            self.count -= 8;
+                            return Ok(Some((self.bits >> self.count) as u8));
+                        }
+                    }
+                },
+            }
+        }
+        Ok(None)
+    }
+
+    /// The next decoded byte.
+    fn byte(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            if self.repeat > 0 {
+                self.repeat -= 1;
+                return Ok(Some(self.last));
+            }
+            let Some(raw) = self.raw()? else {
+                return Ok(None);
+            };
+            if std::mem::take(&mut self.marker) {
+                if raw == 0 {
+                    self.last = 0x90;
+                    return Ok(Some(0x90));
+                }
+                // The byte before the marker was the first of the run.
+                self.repeat = u32::from(raw) - 1;
+                continue;
+            }
+            if raw == 0x90 {
+                self.marker = true;
+                continue;
+            }
+            self.last = raw;
+            return Ok(Some(raw));
+        }
+    }
+
+    /// Appends up to `n` bytes to `out`; whether all `n` were there.
+    fn take(&mut self, n: usize, out: &mut Vec<u8>) -> io::Result<bool> {
+        for _ in 0..n {
+            match self.byte()? {
+                Some(byte) => out.push(byte),
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    /// The two-byte CRC that follows a fork, if it is there.
+    fn crc(&mut self) -> io::Result<Option<u16>> {
+        let mut bytes = Vec::with_capacity(2);
+        Ok(self.take(2, &mut bytes)?.then(|| u16::from_be_bytes([bytes[0], bytes[1]])))
+    }
+}
+
+/// A fork of a BinHex file: at most its declared length, and no more than the stream holds.
+struct HqxFork<'s, 't> {
+    stream: &'s mut HqxStream<'t>,
+    remaining: u64,
+    crc: u16,
+}
+
+impl Read for HqxFork<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(buf.len());
+        for (i, slot) in buf[..want].iter_mut().enumerate() {
+            let Some(byte) = self.stream.byte()? else {
+                return Ok(i);
+            };
+            *slot = byte;
+            self.crc = crc16(self.crc, byte);
+            self.remaining -= 1;
+        }
+        Ok(want)
+    }
+}
+
+/// Decodes the BinHex 4.0 stream that follows its opening `:` in `text`: the header (name, type, creator,
+/// flags, the forks' lengths, CRC), then the data fork, handed on as a child named by the file name
+/// (`<part>#binhex-N` when it is empty), and a non-empty resource fork as `<name>#rsrc`. The forks stream
+/// from the text, bounded by what is there, never by their declared lengths. A stream that is cut short or
+/// holds a character outside the alphabet, and a CRC that does not match, are reported; what was decoded is
+/// handed on all the same.
+fn binhex_block(text: &mut dyn BufRead, children: &mut dyn Children, part: &str, index: u64) -> io::Result<()> {
+    let mut stream = HqxStream { text, bits: 0, count: 0, last: 0, marker: false, repeat: 0, end: HqxEnd::Open };
+    let mut sound = true;
+    let mut header = Vec::with_capacity(300);
+    // Name length, name, version, type, creator, flags, data length, resource length.
+    let complete = stream.take(1, &mut header)? && stream.take(usize::from(header[0]) + 19, &mut header)?;
+    let stored = if complete { stream.crc()? } else { None };
+    let Some(stored) = stored else {
+        children.problem(DecResult::MimeParsingFailed);
+        return Ok(());
+    };
+    sound &= header.iter().fold(0, |crc, &b| crc16(crc, b)) == stored;
+    let name_end = 1 + usize::from(header[0]);
+    let length =
+        |at: usize| u64::from(u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]));
+    let (data_len, rsrc_len) = (length(name_end + 11), length(name_end + 15));
+    let name = String::from_utf8_lossy(&header[1..name_end]).trim().to_owned();
+    let name = if name.is_empty() { format!("{part}#binhex-{index}") } else { name };
+    // The data fork always (an empty file is a file), the resource fork when it holds anything.
+    for (fork_name, len) in [(name.clone(), data_len), (format!("{name}#rsrc"), rsrc_len)] {
+        if len == 0 && fork_name.ends_with("#rsrc") {
+            continue;
+        }
+        if children.stopped() {
+            children.left_unvisited();
+            break;
+        }
+        let mut fork = HqxFork { stream: &mut stream, remaining: len, crc: 0 };
+        children.child(&fork_name, &mut fork);
+        // The rest of a fork the walk did not read (a limit cut it) is decoded for its CRC, not handed on.
+        io::copy(&mut fork, &mut io::sink())?;
+        let (remaining, crc) = (fork.remaining, fork.crc);
+        match stream.crc()? {
+            Some(stored) if remaining == 0 => sound &= stored == crc,
+            _ => {
+                sound = false;
+                break;
+            }
+        }
+    }
+    // Whatever is left up to the closing `:`.
+    while stream.raw()?.is_some() {}
+    if !sound || stream.end != HqxEnd::Closed {
         children.problem(DecResult::MimeParsingFailed);
     }
     Ok(())
@@ -717,6 +988,8 @@ enum Encoding {
 enum Text {
     Plain,
     Html,
+    /// `application/mac-binhex40`.
+    BinHex,
     Other,
 }
 
@@ -849,6 +1122,7 @@ impl Fields {
             Some((kind, subtype)) => match (kind.as_str(), subtype.as_str()) {
                 ("text", "plain") => Text::Plain,
                 ("text", "html") => Text::Html,
+                ("application", "mac-binhex40") => Text::BinHex,
                 _ => Text::Other,
             },
         }
@@ -1400,7 +1674,7 @@ mod tests {
     fn uu(text: &[u8], whole: bool) -> Collect {
         let mut collect = Collect::default();
         let mut reader = io::BufReader::with_capacity(7, text);
-        uu_blocks(&mut reader, &mut collect, whole, "part").unwrap();
+        text_blocks(&mut reader, &mut collect, if whole { Whole::Uuencode } else { Whole::No }, "part").unwrap();
         collect
     }
 
@@ -1446,6 +1720,105 @@ mod tests {
         }
         let got = uu(b"begin here\nno block\n", true);
         assert!(got.children.is_empty());
+        assert_eq!(got.problems, [DecResult::MimeParsingFailed]);
+    }
+
+    fn hqx(text: &[u8], whole: Whole) -> Collect {
+        let mut collect = Collect::default();
+        let mut reader = io::BufReader::with_capacity(7, text);
+        text_blocks(&mut reader, &mut collect, whole, "part").unwrap();
+        collect
+    }
+
+    #[test]
+    fn binhex_round_trip() {
+        use corpus::mail::binhex;
+        // Runs (3 to 255 and longer), a literal 0x90, runs of 0x90, short repeats.
+        let mut data = b"ab\x90c\x90\x90\x90\x90dd".to_vec();
+        data.extend([0u8; 300]);
+        data.extend([0x90; 7]);
+        data.extend((0..=255u8).cycle().take(700));
+        for len in [0, 1, 2, 3, 4, 5, 11, 12, 300, data.len()] {
+            let text = [&b"Hello,\r\n\r\n"[..], &binhex("f.bin", &data[..len], b""), b"bye\r\n"].concat();
+            let got = hqx(&text, Whole::No);
+            assert_eq!(got.children, [("f.bin".to_owned(), data[..len].to_vec())], "{len}");
+            assert!(got.problems.is_empty(), "{len}");
+        }
+        let encoded = binhex("x", &[0x90, 0, 0x90, 0x90, 0x90], b"");
+        assert!(encoded.windows(2).any(|w| w == b"!!"), "the encoder escapes 0x90 as 90 00");
+        // A resource fork; two blocks, one without a name, the second after a uuencoded one; LF line ends.
+        let text = [
+            binhex("Read Me", b"data fork", b"resource fork\x90\x90\x90\x90"),
+            uuencode("u.txt", b"uu"),
+            binhex("", &[7; 1000], b""),
+        ]
+        .concat();
+        let text: Vec<u8> = text.into_iter().filter(|&b| b != b'\r').collect();
+        let got = hqx(&text, Whole::No);
+        assert_eq!(
+            got.children,
+            [
+                ("Read Me".to_owned(), b"data fork".to_vec()),
+                ("Read Me#rsrc".to_owned(), b"resource fork\x90\x90\x90\x90".to_vec()),
+                ("u.txt".to_owned(), b"uu".to_vec()),
+                ("part#binhex-2".to_owned(), vec![7; 1000]),
+            ]
+        );
+        assert!(got.problems.is_empty());
+        // An application/mac-binhex40 body may start with the stream; one without any is reported.
+        let block = binhex("m", b"mac", b"");
+        let stream = &block[block.iter().position(|&b| b == b':').unwrap()..];
+        assert_eq!(hqx(stream, Whole::BinHex).children, [("m".to_owned(), b"mac".to_vec())]);
+        assert_eq!(hqx(b"no stream\r\n", Whole::BinHex).problems, [DecResult::MimeParsingFailed]);
+    }
+
+    #[test]
+    fn binhex_damage_is_reported() {
+        use corpus::mail::binhex;
+        let data: Vec<u8> = (0..=255u8).cycle().take(2000).collect();
+        let block = binhex("cut.bin", &data, b"rsrc");
+        // Truncated in the data fork: what was decoded is handed on.
+        let got = hqx(&block[..block.len() / 2], Whole::No);
+        assert_eq!(got.children.len(), 1);
+        assert_eq!(got.children[0].0, "cut.bin");
+        assert!(!got.children[0].1.is_empty() && data.starts_with(&got.children[0].1));
+        assert_eq!(got.problems, [DecResult::MimeParsingFailed]);
+        // Truncated in the header: nothing to hand on.
+        let got = hqx(&block[..60], Whole::No);
+        assert!(got.children.is_empty());
+        assert_eq!(got.problems, [DecResult::MimeParsingFailed]);
+        // A character outside the alphabet ends the stream.
+        let mut bad = block.clone();
+        let at = bad.len() / 2;
+        bad[at] = b'~';
+        let got = hqx(&bad, Whole::No);
+        assert_eq!(got.children.len(), 1);
+        assert_eq!(got.problems, [DecResult::MimeParsingFailed]);
+        // A CRC that does not match: the forks are still handed on whole.
+        let mut wrong = binhex("crc.txt", b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA?", b"r");
+        let at = wrong.len() - 20;
+        wrong[at] = if wrong[at] == b'!' { b'"' } else { b'!' };
+        let got = hqx(&wrong, Whole::No);
+        assert_eq!(got.problems, [DecResult::MimeParsingFailed]);
+        assert_eq!(got.children.len(), 2);
+        // Declared lengths are not trusted: a header claiming 4 GiB hands on what is there.
+        let mut header = vec![1, b'h', 0];
+        header.extend_from_slice(b"TEXTttxt\0\0");
+        header.extend_from_slice(&u32::MAX.to_be_bytes());
+        header.extend_from_slice(&0u32.to_be_bytes());
+        let crc = header.iter().fold(0, |crc, &b| crc16(crc, b));
+        let plain = [&header[..], &crc.to_be_bytes(), b"xyz"].concat();
+        let mut text = b"(This file must be converted with BinHex 4.0)\n:".to_vec();
+        for chunk in plain.chunks(3) {
+            let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+            let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+            for k in 0..=chunk.len() {
+                text.push(BINHEX_ALPHABET[(n >> (18 - 6 * k) & 63) as usize]);
+            }
+        }
+        text.push(b':');
+        let got = hqx(&text, Whole::No);
+        assert_eq!(got.children, [("h".to_owned(), b"xyz".to_vec())]);
         assert_eq!(got.problems, [DecResult::MimeParsingFailed]);
     }
 
