@@ -554,13 +554,20 @@ struct UuBlock<'t> {
     ended: bool,
 }
 
+/// Copies decoded bytes not yet read (`output[*position..]`) into `buf`; `None` when there are none. The one
+/// buffering step of the streaming decoders here.
+fn copy_pending(output: &[u8], position: &mut usize, buf: &mut [u8]) -> Option<usize> {
+    let pending = output.get(*position..).filter(|pending| !pending.is_empty())?;
+    let n = buf.len().min(pending.len());
+    buf[..n].copy_from_slice(&pending[..n]);
+    *position += n;
+    Some(n)
+}
+
 impl Read for UuBlock<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            if self.position < self.output.len() {
-                let n = buf.len().min(self.output.len() - self.position);
-                buf[..n].copy_from_slice(&self.output[self.position..self.position + n]);
-                self.position += n;
+            if let Some(n) = copy_pending(&self.output, &mut self.position, buf) {
                 return Ok(n);
             }
             if self.done || buf.is_empty() {
@@ -1276,10 +1283,7 @@ impl<R: Read, T: Transform> Decoder<R, T> {
 impl<R: Read, T: Transform> Read for Decoder<R, T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            if self.position < self.output.len() {
-                let n = buf.len().min(self.output.len() - self.position);
-                buf[..n].copy_from_slice(&self.output[self.position..self.position + n]);
-                self.position += n;
+            if let Some(n) = copy_pending(&self.output, &mut self.position, buf) {
                 return Ok(n);
             }
             if self.done || buf.is_empty() {
@@ -1654,21 +1658,9 @@ mod tests {
         fn left_unvisited(&mut self) {}
     }
 
-    /// A uuencoder as `uuencode` writes: 45 bytes a line, `` ` `` for zero.
+    /// corpus's uuencoder (as `uuencode` writes), with LF line ends.
     fn uuencode(name: &str, bytes: &[u8]) -> Vec<u8> {
-        let char = |v: u32| if v == 0 { b'`' } else { b' ' + v as u8 };
-        let mut out = format!("begin 644 {name}\n").into_bytes();
-        for line in bytes.chunks(45) {
-            out.push(char(line.len() as u32));
-            for group in line.chunks(3) {
-                let g = [group[0], group.get(1).copied().unwrap_or(0), group.get(2).copied().unwrap_or(0)];
-                let n = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
-                out.extend([18, 12, 6, 0].map(|shift| char(n >> shift & 63)));
-            }
-            out.push(b'\n');
-        }
-        out.extend_from_slice(b"`\nend\n");
-        out
+        corpus::mail::uuencode(name, bytes).into_iter().filter(|&b| b != b'\r').collect()
     }
 
     fn uu(text: &[u8], whole: bool) -> Collect {
