@@ -19,24 +19,13 @@ RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-1}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 [[ $TARGET = /* ]] || TARGET=$ROOT/$TARGET
-say() { printf '== %s\n' "$*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # 1. Tools (Debian package names).
-missing=()
-for tool_package in libdeflate-gunzip:libdeflate-tools 7zz:7zip hyperfine:hyperfine gzip:gzip pigz:pigz \
-    xz:xz-utils unzip:unzip bsdtar:libarchive-tools jq:jq /usr/bin/time:time; do
-    command -v "${tool_package%%:*}" > /dev/null || missing+=("${tool_package#*:}")
-done
-if ((${#missing[@]})); then
-    say "installing ${missing[*]}"
-    sudo=()
-    [[ $(id -u) = 0 ]] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" > /dev/null
-fi
+install_missing libdeflate-gunzip:libdeflate-tools 7zz:7zip hyperfine:hyperfine gzip:gzip pigz:pigz \
+    xz:xz-utils unzip:unzip bsdtar:libarchive-tools jq:jq /usr/bin/time:time
 
 # 2. Our binaries (noting whether the code under test differs from the commit, now and at the end).
-dirty() { [[ -n $(git status --porcelain -- decomposer scanner Cargo.toml Cargo.lock 2> /dev/null) ]]; }
 DIRTY_AT_BUILD=no
 dirty && DIRTY_AT_BUILD=yes
 say "building avscan and gen-inputs (release)"

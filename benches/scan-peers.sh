@@ -42,27 +42,16 @@ SIGS=${SIGS:-1 1000 10000}
 RECORD_DIR=${RECORD_DIR:-$ROOT/benches/record}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 [[ $TARGET = /* ]] || TARGET=$ROOT/$TARGET
-say() { printf '== %s\n' "$*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 die() {
     printf 'scan-peers.sh: %s\n' "$*" >&2
     exit 1
 }
 
 # 1. Tools (Debian package names).
-missing=()
-for tool_package in clamscan:clamav hyperfine:hyperfine jq:jq /usr/bin/time:time; do
-    command -v "${tool_package%%:*}" > /dev/null || missing+=("${tool_package#*:}")
-done
-if ((${#missing[@]})); then
-    say "installing ${missing[*]}"
-    sudo=()
-    [[ $(id -u) = 0 ]] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" > /dev/null
-fi
+install_missing clamscan:clamav hyperfine:hyperfine jq:jq /usr/bin/time:time
 
 # 2. Our binaries (noting whether the code under test differs from the commit, now and at the end).
-dirty() { [[ -n $(git status --porcelain -- decomposer scanner Cargo.toml Cargo.lock 2> /dev/null) ]]; }
 DIRTY_AT_BUILD=no
 dirty && DIRTY_AT_BUILD=yes
 say "building avscan and gen-scan-corpus (release)"

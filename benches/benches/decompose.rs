@@ -13,20 +13,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use decomposer::{Decomposer, Limits, MAX_EXTRACT_SIZE_OVERRIDE, Part};
+use decomposer::{Decomposer, Part};
 
-/// Limits that cut nothing: size and cumulative size at their maximum, depth 10, no time or file limit.
+/// A decomposer whose limits cut nothing (`benches::scan_corpus::limits_that_cut_nothing`), children in RAM.
 fn decomposer() -> Decomposer {
-    let limits = Limits::builder()
-        .max_extract_depth(10)
-        .max_extract_size(MAX_EXTRACT_SIZE_OVERRIDE)
-        .allow_large_cumulative_extract_size(true)
-        .max_cumulative_extract_size(MAX_EXTRACT_SIZE_OVERRIDE)
-        .max_extract_time(0)
-        .max_file_count(0)
-        .build()
-        .expect("the benchmark limits are in range");
-    Decomposer::builder().limits(limits).prefer_mem(true).build()
+    Decomposer::builder().limits(benches::scan_corpus::limits_that_cut_nothing()).prefer_mem(true).build()
 }
 
 /// Walks `bytes`; the sink reads one byte per 4 KiB of every part so that the bytes are really there.

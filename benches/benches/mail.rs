@@ -13,23 +13,14 @@ use std::time::Duration;
 
 use corpus::mail::{base64, entity, message, multipart_body};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use decomposer::{DecResult, Decomposer, Limits, MAX_EXTRACT_SIZE_OVERRIDE, Part};
+use decomposer::{DecResult, Decomposer, Part};
 
 /// Attachments per message.
 const ATTACHMENTS: usize = 3;
 
-/// Limits that cut nothing: size and cumulative size at their maximum, depth 10, no time or file limit.
+/// A decomposer whose limits cut nothing (`benches::scan_corpus::limits_that_cut_nothing`), children in RAM.
 fn decomposer() -> Decomposer {
-    let limits = Limits::builder()
-        .max_extract_depth(10)
-        .max_extract_size(MAX_EXTRACT_SIZE_OVERRIDE)
-        .allow_large_cumulative_extract_size(true)
-        .max_cumulative_extract_size(MAX_EXTRACT_SIZE_OVERRIDE)
-        .max_extract_time(0)
-        .max_file_count(0)
-        .build()
-        .expect("the benchmark limits are in range");
-    Decomposer::builder().limits(limits).prefer_mem(true).build()
+    Decomposer::builder().limits(benches::scan_corpus::limits_that_cut_nothing()).prefer_mem(true).build()
 }
 
 /// Pseudo-random bytes (xorshift64*), so that nothing in them looks like a container.
