@@ -141,8 +141,12 @@ impl Seek for ContentReader<'_> {
     }
 }
 
-/// Collects one child's bytes: RAM up to `threshold`, then an unnamed temporary file.
-pub(crate) struct Spool {
+/// Collects the bytes of one input or child: RAM up to a threshold, then an unnamed temporary file. Get one
+/// from [`crate::Decomposer::spool`] (its threshold is the decomposer's memory policy), fill it with
+/// [`Spool::write`], and walk it with [`crate::Decomposer::decompose_spool`]: a daemon receiving a stream
+/// collects it this way without holding a scanning thread while the client sends.
+#[derive(Debug)]
+pub struct Spool {
     threshold: u64,
     memory: Vec<u8>,
     file: Option<File>,
@@ -150,12 +154,26 @@ pub(crate) struct Spool {
 }
 
 impl Spool {
-    pub(crate) fn new(threshold: u64) -> Self {
+    /// An empty spool that keeps up to `threshold` bytes in RAM.
+    pub fn new(threshold: u64) -> Self {
         Spool { threshold, memory: Vec::new(), file: None, len: 0 }
     }
 
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Appends `chunk`; an error means the temporary file could not be created or written.
-    pub(crate) fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+    ///
+    /// # Errors
+    /// When the temporary file cannot be created or written.
+    pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         if self.file.is_none() && self.len + chunk.len() as u64 > self.threshold {
             let mut file = tempfile::tempfile()?;
             file.write_all(&self.memory)?;

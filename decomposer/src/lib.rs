@@ -88,7 +88,7 @@ mod part;
 mod walk;
 
 pub use codes::{AvsResult, DecResult, GenResult, LicResult, ResultCode, UnknownCode};
-pub use content::{ContentReader, FileReader};
+pub use content::{ContentReader, FileReader, Spool};
 pub use detect::FileType;
 pub use limits::{
     DEFAULT_CUMULATIVE_EXTRACT_SIZE, Limits, LimitsBuilder, LimitsError, MAX_CUMULATIVE_EXTRACT_SIZE,
@@ -96,6 +96,9 @@ pub use limits::{
 };
 pub use part::{Part, PartPath, PartSink};
 pub use walk::{DEFAULT_SPILL_THRESHOLD, Decomposer, DecomposerBuilder, Problem, Report};
+
+/// The decomposer's version (this crate's).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// An error of the caller's environment. Problems in the input bytes are never errors: they are
 /// [`DecResult`] codes in the [`Report`].

@@ -170,7 +170,7 @@ impl Decomposer {
         sink: &mut dyn PartSink,
     ) -> Result<Report, Error> {
         let io_error = |source| Error::Read { what: name.to_owned(), source };
-        let mut spool = Spool::new(self.spill_threshold);
+        let mut spool = self.spool();
         let mut buffer = vec![0; CHUNK];
         loop {
             match reader.read(&mut buffer) {
@@ -180,7 +180,18 @@ impl Decomposer {
                 Err(e) => return Err(io_error(e)),
             }
         }
-        Ok(self.walk(name, &spool.finish(), sink))
+        Ok(self.decompose_spool(name, spool, sink))
+    }
+
+    /// An empty [`Spool`] with this decomposer's spill threshold, for an input that arrives in pieces.
+    pub fn spool(&self) -> Spool {
+        Spool::new(self.spill_threshold)
+    }
+
+    /// Walks what was written to `spool`, named `name` in the path chain. Never fails: problems in the bytes
+    /// are codes in the report.
+    pub fn decompose_spool(&self, name: &str, spool: Spool, sink: &mut dyn PartSink) -> Report {
+        self.walk(name, &spool.finish(), sink)
     }
 
     /// Opens `bytes` as a container of type `file_type` whatever its bytes say, then walks its children as

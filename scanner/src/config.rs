@@ -50,6 +50,29 @@ pub struct Options {
     pub all_matches: Option<bool>,
     /// Signature database files or directories (default: the embedded database).
     pub definitions: Option<Vec<PathBuf>>,
+    /// The daemon's incoming directory: new versions of definitions files dropped here are validated and
+    /// moved into the definitions directory (which must then be one directory).
+    pub incoming_directory: Option<PathBuf>,
+    /// The daemon's Unix socket (clamd LocalSocket).
+    pub local_socket: Option<PathBuf>,
+    /// The daemon's TCP address, `HOST:PORT`, or `PORT` alone for the loopback address (clamd TCPSocket and
+    /// TCPAddr).
+    pub tcp_address: Option<String>,
+    /// The longest INSTREAM the daemon accepts, in bytes (clamd StreamMaxLength).
+    pub stream_max_length: Option<u64>,
+    /// Scans queued or running at once in the daemon (clamd MaxQueue); more requests wait for a slot.
+    pub max_queue: Option<u64>,
+    /// Connections the daemon keeps open at once; one more is answered with an error and closed.
+    pub max_connections: Option<u64>,
+    /// Seconds a new connection may take to send its first command (clamd CommandReadTimeout).
+    pub command_read_timeout: Option<u64>,
+    /// Seconds a client may pause while it sends a command's data or takes a reply (clamd ReadTimeout).
+    pub read_timeout: Option<u64>,
+    /// Seconds a session (IDSESSION) may wait for its next command (clamd IdleTimeout).
+    pub idle_timeout: Option<u64>,
+    /// Directories whose files the daemon's path commands (SCAN, CONTSCAN, MULTISCAN, ALLMATCHSCAN) may read;
+    /// none (the default): path commands are refused.
+    pub allowed_scan_directories: Option<Vec<PathBuf>>,
 }
 
 impl Options {
@@ -95,6 +118,19 @@ impl Options {
             update_interval: over.update_interval.or(self.update_interval),
             all_matches: over.all_matches.or(self.all_matches),
             definitions: over.definitions.clone().or_else(|| self.definitions.clone()),
+            incoming_directory: over.incoming_directory.clone().or_else(|| self.incoming_directory.clone()),
+            local_socket: over.local_socket.clone().or_else(|| self.local_socket.clone()),
+            tcp_address: over.tcp_address.clone().or_else(|| self.tcp_address.clone()),
+            stream_max_length: over.stream_max_length.or(self.stream_max_length),
+            max_queue: over.max_queue.or(self.max_queue),
+            max_connections: over.max_connections.or(self.max_connections),
+            command_read_timeout: over.command_read_timeout.or(self.command_read_timeout),
+            read_timeout: over.read_timeout.or(self.read_timeout),
+            idle_timeout: over.idle_timeout.or(self.idle_timeout),
+            allowed_scan_directories: over
+                .allowed_scan_directories
+                .clone()
+                .or_else(|| self.allowed_scan_directories.clone()),
         }
     }
 }
@@ -151,6 +187,109 @@ pub struct Settings {
     pub update_interval: Duration,
     /// Database paths; empty = the embedded database.
     pub definitions: Vec<PathBuf>,
+    /// The daemon's incoming directory.
+    pub incoming_directory: Option<PathBuf>,
+    /// The daemon's own settings.
+    pub daemon: DaemonSettings,
+}
+
+/// Default `stream_max_length`: 100 MiB, as clamd 1.4's StreamMaxLength.
+pub const DEFAULT_STREAM_MAX_LENGTH: u64 = 100 * 1024 * 1024;
+
+/// The daemon's validated settings (`avscan serve`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonSettings {
+    /// The Unix socket to listen on.
+    pub local_socket: Option<PathBuf>,
+    /// The TCP address to listen on.
+    pub tcp_address: Option<std::net::SocketAddr>,
+    /// The longest INSTREAM accepted, in bytes.
+    pub stream_max_length: u64,
+    /// Scans queued or running at once.
+    pub max_queue: usize,
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// Time for a new connection's first command.
+    pub command_read_timeout: Duration,
+    /// Time a client may pause while it sends data or takes a reply.
+    pub read_timeout: Duration,
+    /// Time a session may wait for its next command.
+    pub idle_timeout: Duration,
+    /// Directories path commands may read (canonical paths); empty: path commands are refused.
+    pub allowed_scan_directories: Vec<PathBuf>,
+}
+
+/// Checks that `value` of `option` is within `range`, or names all three.
+fn in_range(
+    option: &'static str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+    allowed: &'static str,
+) -> Result<u64, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::Value { option, value: value.to_string(), allowed })
+    }
+}
+
+/// A `tcp_address`: `HOST:PORT` (an IP address; `[::1]:PORT` for IPv6), or `PORT` alone for 127.0.0.1.
+fn parse_tcp_address(text: &str) -> Result<std::net::SocketAddr, ConfigError> {
+    let refused = || ConfigError::Value {
+        option: "tcp_address",
+        value: format!("{text:?}"),
+        allowed: "PORT (on 127.0.0.1) or IP:PORT, with a port of 0..=65535",
+    };
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(address) = text.parse::<std::net::SocketAddr>() {
+        return Ok(address);
+    }
+    // A host name that resolves (`localhost:3310`): its first address.
+    std::net::ToSocketAddrs::to_socket_addrs(text).ok().and_then(|mut addresses| addresses.next()).ok_or_else(refused)
+}
+
+impl DaemonSettings {
+    fn resolve(options: &Options) -> Result<DaemonSettings, ConfigError> {
+        let seconds = |option, value: Option<u64>, default| {
+            in_range(option, value.unwrap_or(default), 1..=86_400, "1..=86400 (seconds)").map(Duration::from_secs)
+        };
+        let mut allowed_scan_directories = Vec::new();
+        for directory in options.allowed_scan_directories.iter().flatten() {
+            let refused = |why: &str| ConfigError::Value {
+                option: "allowed_scan_directories",
+                value: format!("{:?} ({why})", directory.display().to_string()),
+                allowed: "existing directories",
+            };
+            let canonical = std::fs::canonicalize(directory).map_err(|error| refused(&error.to_string()))?;
+            if !canonical.is_dir() {
+                return Err(refused("not a directory"));
+            }
+            allowed_scan_directories.push(canonical);
+        }
+        Ok(DaemonSettings {
+            local_socket: options.local_socket.clone(),
+            tcp_address: options.tcp_address.as_deref().map(parse_tcp_address).transpose()?,
+            stream_max_length: in_range(
+                "stream_max_length",
+                options.stream_max_length.unwrap_or(DEFAULT_STREAM_MAX_LENGTH),
+                1..=u64::from(u32::MAX),
+                "1..=4294967295 (bytes)",
+            )?,
+            max_queue: in_range("max_queue", options.max_queue.unwrap_or(100), 1..=65_536, "1..=65536")? as usize,
+            max_connections: in_range(
+                "max_connections",
+                options.max_connections.unwrap_or(1024),
+                1..=65_536,
+                "1..=65536",
+            )? as usize,
+            command_read_timeout: seconds("command_read_timeout", options.command_read_timeout, 30)?,
+            read_timeout: seconds("read_timeout", options.read_timeout, 120)?,
+            idle_timeout: seconds("idle_timeout", options.idle_timeout, 30)?,
+            allowed_scan_directories,
+        })
+    }
 }
 
 fn is_variable_name(name: &str) -> bool {
@@ -228,6 +367,8 @@ impl Settings {
             scanner_log: options.scanner_log.clone(),
             update_interval: Duration::from_secs(update_interval),
             definitions: options.definitions.clone().unwrap_or_default(),
+            incoming_directory: options.incoming_directory.clone(),
+            daemon: DaemonSettings::resolve(options)?,
         })
     }
 }
@@ -270,6 +411,31 @@ mod tests {
             error.to_string(),
             "invalid context_variable \"a b\": must be 1 to 64 characters of A-Z, a-z, 0-9 and _"
         );
+    }
+
+    #[test]
+    fn daemon_options_resolve_and_refuse_by_name() {
+        let settings = Settings::resolve(&Options::default(), "avscan").unwrap().daemon;
+        assert_eq!(settings.stream_max_length, 104_857_600);
+        assert_eq!((settings.max_queue, settings.max_connections), (100, 1024));
+        assert_eq!(settings.idle_timeout, Duration::from_secs(30));
+        assert!(settings.allowed_scan_directories.is_empty() && settings.tcp_address.is_none());
+        let file = Options::from_toml("tcp_address = \"3310\"\nstream_max_length = 1024\nmax_queue = 4\n").unwrap();
+        let settings = Settings::resolve(&file, "avscan").unwrap().daemon;
+        assert_eq!(settings.tcp_address, Some("127.0.0.1:3310".parse().unwrap()));
+        assert_eq!((settings.stream_max_length, settings.max_queue), (1024, 4));
+        let refused =
+            |text: &str| Settings::resolve(&Options::from_toml(text).unwrap(), "avscan").unwrap_err().to_string();
+        assert_eq!(refused("stream_max_length = 0"), "invalid stream_max_length 0: must be 1..=4294967295 (bytes)");
+        assert_eq!(refused("max_queue = 0"), "invalid max_queue 0: must be 1..=65536");
+        assert_eq!(refused("idle_timeout = 86401"), "invalid idle_timeout 86401: must be 1..=86400 (seconds)");
+        assert_eq!(
+            refused("tcp_address = \"here\""),
+            "invalid tcp_address \"here\": must be PORT (on 127.0.0.1) or IP:PORT, with a port of 0..=65535"
+        );
+        assert!(refused("allowed_scan_directories = [\"/no/such/dir\"]").starts_with(
+            "invalid allowed_scan_directories \"/no/such/dir\" (No such file or directory (os error 2)): must be"
+        ));
     }
 
     #[test]

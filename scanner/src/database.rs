@@ -138,6 +138,16 @@ pub struct DatabaseInfo {
 }
 
 impl DatabaseInfo {
+    /// Bytes of memory the compiled database holds: every kind and the names.
+    pub fn memory(&self) -> u64 {
+        self.hash.memory
+            + self.section_hash.memory
+            + self.body.memory
+            + self.logical.memory
+            + self.allow.memory
+            + self.names_memory
+    }
+
     /// Every signature loaded, of every kind.
     pub fn total(&self) -> u64 {
         self.hash.count + self.section_hash.count + self.body.count + self.logical.count
@@ -227,6 +237,8 @@ pub struct Database {
     body: BodyMatcher,
     body_names: Vec<NameId>,
     logical: Vec<LogicalEntry>,
+    /// Bit per [`NameId`]: set when the name came from an unofficial source (see `Source::official`).
+    unofficial: Vec<u64>,
     info: DatabaseInfo,
 }
 
@@ -236,6 +248,9 @@ struct Source {
     /// The ClamAV kind, by extension; `None` for a `VERSION` file.
     kind: Option<FileKind>,
     text: Vec<u8>,
+    /// From a signed set: a `.cvd`/`.cld` container or the embedded database. ClamAV names every other
+    /// signature `NAME.UNOFFICIAL` in what it reports, and so does the daemon ([`Database::is_unofficial`]).
+    official: bool,
 }
 
 /// The name of the file that states a definitions version when no `.info` file does.
@@ -259,7 +274,7 @@ impl Database {
             .iter()
             .filter_map(|(name, text)| {
                 let kind = source_kind(name)?;
-                Some(Source { name: format!("embedded:{name}"), kind, text: text.as_bytes().to_vec() })
+                Some(Source { name: format!("embedded:{name}"), kind, text: text.as_bytes().to_vec(), official: true })
             })
             .collect();
         Database::from_sources(sources, Vec::new())
@@ -297,7 +312,8 @@ impl Database {
         }
         let mut info = parsed.info();
         info.ignored_files = ignored_files;
-        let Parsed { names, hashes, allowed, patterns, body_names, logical, .. } = parsed;
+        let Parsed { names, hashes, allowed, patterns, body_names, logical, mut unofficial, .. } = parsed;
+        unofficial.shrink_to_fit();
         let names = names.finish();
         let hashes = hashes.finish();
         let allowed = allowed.finish();
@@ -307,7 +323,7 @@ impl Database {
         info.body.memory = body.prefilter_heap_bytes() as u64;
         info.names_memory = names.heap_bytes() as u64;
         info.load_time = started.elapsed();
-        Ok(Database { names, hashes, allowed, body, body_names, logical, info })
+        Ok(Database { names, hashes, allowed, body, body_names, logical, unofficial, info })
     }
 
     /// What the database holds.
@@ -327,6 +343,12 @@ impl Database {
 
     pub(crate) fn name(&self, id: NameId) -> &str {
         self.names.get(id)
+    }
+
+    /// Whether the signature name `id` came from an unsigned file (not a `.cvd`/`.cld`, not the embedded set):
+    /// ClamAV, and so the clamd protocol, reports such a name as `NAME.UNOFFICIAL`.
+    pub(crate) fn is_unofficial(&self, id: NameId) -> bool {
+        self.unofficial.get(id as usize / 64).is_some_and(|word| word & (1 << (id % 64)) != 0)
     }
 
     pub(crate) fn body_matcher(&self) -> &BodyMatcher {
@@ -417,7 +439,7 @@ fn read_sources(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), LoadErr
             match source_kind(&file_name) {
                 Some(kind) => {
                     let text = std::fs::read(&file).map_err(io_error(&file))?;
-                    sources.push(Source { name, kind, text });
+                    sources.push(Source { name, kind, text, official: false });
                 }
                 None if metadata.is_dir() => ignored.push(name),
                 None => {
@@ -439,6 +461,12 @@ fn read_sources(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), LoadErr
     Ok((sources, ignored))
 }
 
+/// Whether a file of this name is part of a definitions set: a signature file, a `.cvd`/`.cld` container or a
+/// `VERSION` file. Other files of a directory are ignored by [`Database::load`].
+pub fn is_definitions_file(file_name: &str) -> bool {
+    is_container_file(file_name) || source_kind(file_name).is_some()
+}
+
 fn is_container_file(file_name: &str) -> bool {
     file_name.ends_with(".cvd") || file_name.ends_with(".cld")
 }
@@ -456,7 +484,7 @@ fn container_sources(shown: &str, file_name: &str, bytes: &[u8]) -> Vec<Source> 
     if let Some(kind) = source_kind(&format!("{stem}.info")) {
         let mut text = String::from_utf8_lossy(header).trim_end().to_owned().into_bytes();
         text.push(b'\n');
-        sources.push(Source { name: format!("{shown}:header"), kind, text });
+        sources.push(Source { name: format!("{shown}:header"), kind, text, official: true });
     }
     let body = bytes.get(CVD_HEADER_LEN..).unwrap_or_default();
     let mut sink = |part: &decomposer::Part<'_>| {
@@ -469,7 +497,7 @@ fn container_sources(shown: &str, file_name: &str, bytes: &[u8]) -> Vec<Source> 
             if let Ok(mut reader) = part.reader()
                 && std::io::Read::read_to_end(&mut reader, &mut text).is_ok()
             {
-                sources.push(Source { name: format!("{shown}/{member}"), kind, text });
+                sources.push(Source { name: format!("{shown}/{member}"), kind, text, official: true });
             }
         }
         true
@@ -541,6 +569,10 @@ struct Parsed {
     patterns: Vec<CompiledPattern>,
     body_names: Vec<NameId>,
     logical: Vec<LogicalEntry>,
+    /// Bit per name: first defined in an unofficial source.
+    unofficial: Vec<u64>,
+    /// Whether the source being parsed is official.
+    official_source: bool,
     errors: Vec<LineError>,
     unsupported: Vec<Unsupported>,
     counts: DatabaseInfo,
@@ -554,9 +586,18 @@ impl Parsed {
     }
 
     fn intern(&mut self, name: &str, file: &str, line: usize) -> Option<NameId> {
+        let before = self.names.len();
         let id = self.names.intern(name);
-        if id.is_none() {
-            self.errors.push(LineError { file: file.into(), line, reason: "too many signature names".into() });
+        match id {
+            None => self.errors.push(LineError { file: file.into(), line, reason: "too many signature names".into() }),
+            Some(id) if self.names.len() > before && !self.official_source => {
+                let word = id as usize / 64;
+                if self.unofficial.len() <= word {
+                    self.unofficial.resize(word + 1, 0);
+                }
+                self.unofficial[word] |= 1 << (id % 64);
+            }
+            Some(_) => {}
         }
         id
     }
@@ -643,6 +684,7 @@ fn parse_sources(sources: &[Source]) -> Parsed {
     }
     parsed.counts.ignored_names = ignored.len() as u64;
     for source in sources {
+        parsed.official_source = source.official;
         parse_source(source, &ignored, &mut parsed);
     }
     parsed.counts.version = definitions_version(sources);

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use decomposer::{AvsResult, DecResult, Decomposer, FileType, Limits, Part, PartSink, Report, ResultCode};
+use decomposer::{AvsResult, DecResult, Decomposer, FileType, Limits, Part, PartSink, Report, ResultCode, Spool};
 use rayon::prelude::*;
 
 use crate::database::Database;
@@ -130,6 +130,9 @@ impl EngineBuilder {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.max_concurrency)
             .thread_name(|index| format!("avscan-scan-{index}"))
+            // A job that panics (none should: parsers are fuzzed for it) must not abort a daemon; its caller
+            // sees its reply channel close instead.
+            .panic_handler(|_| tracing::error!("a scan job panicked; its request is answered with an error"))
             .build()
             .map_err(|error| EngineError::Pool(error.to_string()))?;
         Ok(Engine {
@@ -196,6 +199,44 @@ impl Engine {
         let mut sink = MatchSink::new(&self.database, self.all_matches);
         let report = self.decomposer.decompose_file(path, &mut sink);
         self.finish(sink, report, started)
+    }
+
+    /// An empty [`Spool`] for an input that arrives in pieces (RAM up to the spill threshold, then an unnamed
+    /// temporary file); scan it with [`Engine::scan_spool`].
+    pub fn spool(&self) -> Spool {
+        self.decomposer.spool()
+    }
+
+    /// Scans what was written to `spool`, named `name` in the part path chain.
+    pub fn scan_spool(&self, name: &str, spool: Spool) -> Verdict {
+        let started = Instant::now();
+        let mut sink = MatchSink::new(&self.database, self.all_matches);
+        let report = self.decomposer.decompose_spool(name, spool, &mut sink);
+        self.finish(sink, Ok(report), started)
+    }
+
+    /// This engine over another database: same name, limits, options and pool. A daemon builds the engine
+    /// of a new definitions set this way, so a reload never starts a second pool.
+    pub fn with_database(&self, database: Arc<Database>) -> Engine {
+        Engine { database, ..self.clone() }
+    }
+
+    /// The same engine reporting every match (`true`) or stopping at the first (`false`), for a request
+    /// that asks for it (clamd's ALLMATCHSCAN).
+    pub fn with_all_matches(&self, all_matches: bool) -> Engine {
+        Engine { all_matches, ..self.clone() }
+    }
+
+    /// Runs `job` on the engine's scanning pool and returns at once. The daemon hands every scan to the pool
+    /// this way, so that the threads reading sockets never scan and the threads scanning never wait on a
+    /// client.
+    pub fn spawn(&self, job: impl FnOnce() + Send + 'static) {
+        self.pool.spawn(job);
+    }
+
+    /// Threads of the scanning pool (max_concurrency).
+    pub fn max_concurrency(&self) -> usize {
+        self.pool.current_num_threads()
     }
 
     /// Scans what `reader` yields to its end (spooled to RAM, or a temporary file past 8 MiB).
@@ -533,7 +574,11 @@ impl PartSink for MatchSink<'_> {
         let path = part.path().to_string();
         let take = if self.all_matches { self.names_found.len() } else { 1 };
         for &name in self.names_found.iter().take(take) {
-            let detection = Detection { name: self.database.name(name).to_owned(), part: path.clone() };
+            let detection = Detection {
+                name: self.database.name(name).to_owned(),
+                part: path.clone(),
+                unofficial: self.database.is_unofficial(name),
+            };
             if !self.detections.contains(&detection) {
                 self.detections.push(detection);
             }

@@ -34,10 +34,12 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod config;
+pub mod daemon;
 pub mod database;
 mod engine;
 pub mod hashes;
 pub mod literals;
+pub mod live_update;
 pub mod matcher;
 pub mod names;
 pub mod signature;
@@ -49,3 +51,6 @@ pub use database::{Database, DatabaseInfo, LoadError};
 pub use decomposer;
 pub use engine::{DEFAULT_ENGINE_NAME, Engine, EngineBuilder, EngineError, MAX_ENGINE_NAME_LEN};
 pub use verdict::{Detection, ScanStats, Status, Verdict};
+
+/// The engine's version (this crate's).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -62,6 +62,16 @@ impl NameTableBuilder {
         Some(id)
     }
 
+    /// How many distinct names were interned.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether no name was interned.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
     /// The finished table.
     pub fn finish(mut self) -> NameTable {
         self.table.text.shrink_to_fit();

@@ -184,6 +184,22 @@ pub struct Detection {
     pub name: String,
     /// The part's path chain (`outer.zip/inner.tar.gz/inner.tar/evil.exe`).
     pub part: String,
+    /// The signature came from an unsigned file (not a `.cvd`/`.cld`, not the embedded database); see
+    /// [`Detection::clamd_name`].
+    #[serde(skip)]
+    pub unofficial: bool,
+}
+
+impl Detection {
+    /// The name as ClamAV reports it, in clamscan's output and the clamd protocol: `NAME.UNOFFICIAL` for a
+    /// signature from an unsigned file.
+    pub fn clamd_name(&self) -> std::borrow::Cow<'_, str> {
+        if self.unofficial {
+            std::borrow::Cow::Owned(format!("{}.UNOFFICIAL", self.name))
+        } else {
+            std::borrow::Cow::Borrowed(&self.name)
+        }
+    }
 }
 
 /// Counters of one scan.
@@ -263,7 +279,12 @@ impl Verdict {
 
     /// The `--json` line of DESIGN.md section 5 for the input at `path` (one line, no trailing newline).
     pub fn to_json_line(&self, path: &str) -> String {
-        let value = serde_json::json!({
+        self.to_json(path).to_string()
+    }
+
+    /// The `--json` object of DESIGN.md section 5 for the input at `path`.
+    pub fn to_json(&self, path: &str) -> serde_json::Value {
+        serde_json::json!({
             "path": path,
             "status": self.status.as_str(),
             "info": self.info,
@@ -275,8 +296,7 @@ impl Verdict {
             "bytes_extracted": self.stats.bytes_extracted,
             "bytes_scanned": self.stats.bytes_scanned,
             "elapsed_ms": u64::try_from(self.stats.elapsed.as_millis()).unwrap_or(u64::MAX),
-        });
-        value.to_string()
+        })
     }
 }
 
@@ -293,7 +313,7 @@ mod tests {
     const NO_DEFINITIONS: ResultCode = ResultCode::Avs(AvsResult::DefinitionsMissing);
 
     fn detection() -> Detection {
-        Detection { name: "Eicar-Signature".into(), part: "a.zip/eicar.com".into() }
+        Detection { name: "Eicar-Signature".into(), part: "a.zip/eicar.com".into(), unofficial: false }
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! - `avscan db check PATH...`: every malformed line (file, line, reason) and every signature loaded but not
 //!   matched (and why); exit 2 when a line is malformed.
 //! - `avscan db info [--db PATH]...`: definitions version, signatures per kind, memory, load time.
+//! - `avscan serve [--socket PATH] [--tcp [HOST:]PORT] [--db PATH]... [--config FILE]`: the clamd-compatible
+//!   daemon ([`scanner::daemon`]).
+//! - `avscan version [--socket PATH | --tcp [HOST:]PORT]`: decomposer, engine and definitions versions, and
+//!   whether the definitions are up to date.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -64,6 +68,42 @@ enum Command {
     /// Check and describe signature databases.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Run the clamd-compatible daemon until SIGTERM, SIGINT or SHUTDOWN (README: "The daemon").
+    Serve {
+        /// Unix socket to listen on (local_socket).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// TCP address to listen on, [HOST:]PORT; PORT alone is 127.0.0.1 (tcp_address).
+        #[arg(long, value_name = "[HOST:]PORT")]
+        tcp: Option<String>,
+        /// Signature database file or directory (repeatable). Default: the embedded database.
+        #[arg(long = "db", value_name = "PATH")]
+        databases: Vec<PathBuf>,
+        /// Directory where new versions of definitions files arrive (incoming_directory).
+        #[arg(long, value_name = "DIR")]
+        incoming: Option<PathBuf>,
+        /// max_concurrency: scanning threads (default: the number of cores).
+        #[arg(long, value_name = "N")]
+        jobs: Option<u64>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Print the decomposer, engine and definitions versions and whether the definitions are up to date: a
+    /// running daemon's (--socket or --tcp), else those the configuration names.
+    Version {
+        /// Ask the daemon listening on this Unix socket.
+        #[arg(long, value_name = "PATH", conflicts_with = "tcp")]
+        socket: Option<PathBuf>,
+        /// Ask the daemon listening on this TCP address, [HOST:]PORT.
+        #[arg(long, value_name = "[HOST:]PORT")]
+        tcp: Option<String>,
+        /// Signature database file or directory (repeatable). Default: the embedded database.
+        #[arg(long = "db", value_name = "PATH")]
+        databases: Vec<PathBuf>,
+        /// TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -144,6 +184,18 @@ fn main() -> ExitCode {
         Command::Decompose { paths, common } => decompose(&paths, &common),
         Command::Db(DbCommand::Check { paths }) => db_check(&paths),
         Command::Db(DbCommand::Info { databases, json }) => db_info(&databases, json),
+        Command::Serve { socket, tcp, databases, incoming, jobs, common } => {
+            let flags = Options {
+                local_socket: socket,
+                tcp_address: tcp,
+                definitions: (!databases.is_empty()).then_some(databases),
+                incoming_directory: incoming,
+                max_concurrency: jobs,
+                ..Options::default()
+            };
+            serve(&flags, &common)
+        }
+        Command::Version { socket, tcp, databases, config } => version(socket, tcp, databases, config),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -195,14 +247,7 @@ fn scan(
     let options = common.options()?.overridden_by(&flags);
     let settings = Settings::resolve(&options, scanner::DEFAULT_ENGINE_NAME).map_err(|error| error.to_string())?;
     init_logging(&settings)?;
-    let database = Arc::new(load_database(&settings.definitions)?);
-    let engine = Engine::builder()
-        .limits(settings.limits)
-        .max_concurrency(settings.max_concurrency)
-        .all_matches(settings.all_matches)
-        .prefer_mem(settings.prefer_mem)
-        .build(database)
-        .map_err(|error| error.to_string())?;
+    let engine = build_engine(&settings, Arc::new(load_database(&settings.definitions)?))?;
     let unstuff = wire && !settings.use_wire_rep;
 
     let progress = Progress::new();
@@ -247,6 +292,120 @@ fn scan(
     } else {
         EXIT_CLEAN
     })
+}
+
+/// The engine the settings describe, over `database`.
+fn build_engine(settings: &Settings, database: Arc<Database>) -> Result<Engine, String> {
+    Engine::builder()
+        .limits(settings.limits)
+        .max_concurrency(settings.max_concurrency)
+        .all_matches(settings.all_matches)
+        .prefer_mem(settings.prefer_mem)
+        .build(database)
+        .map_err(|error| error.to_string())
+}
+
+fn serve(flags: &Options, common: &CommonArgs) -> Result<u8, String> {
+    let options = common.options()?.overridden_by(flags);
+    let settings = Settings::resolve(&options, scanner::DEFAULT_ENGINE_NAME).map_err(|error| error.to_string())?;
+    init_logging(&settings)?;
+    // The definitions the daemon serves are loaded by Daemon::bind; the embedded set only shapes the engine.
+    let template = build_engine(&settings, Arc::new(Database::embedded().map_err(|error| error.to_string())?))?;
+    let daemon = scanner::daemon::Daemon::bind(&settings, &template).map_err(|error| error.to_string())?;
+    daemon.run().map_err(|error| error.to_string())?;
+    Ok(EXIT_CLEAN)
+}
+
+/// `avscan version`: asks a running daemon (JSONVERSION) or loads the configured definitions.
+fn version(
+    socket: Option<PathBuf>,
+    tcp: Option<String>,
+    databases: Vec<PathBuf>,
+    config: Option<PathBuf>,
+) -> Result<u8, String> {
+    let report: serde_json::Value = if socket.is_some() || tcp.is_some() {
+        let reply = ask_daemon(socket.as_deref(), tcp.as_deref(), b"zJSONVERSION\0")?;
+        serde_json::from_slice(reply.strip_suffix(b"\0").unwrap_or(&reply))
+            .map_err(|error| format!("the daemon's JSONVERSION reply is not JSON: {error}"))?
+    } else {
+        let file = match &config {
+            Some(path) => Options::from_file(path).map_err(|error| error.to_string())?,
+            None => Options::default(),
+        };
+        let flags = Options { definitions: (!databases.is_empty()).then_some(databases), ..Options::default() };
+        let settings = Settings::resolve(&file.overridden_by(&flags), scanner::DEFAULT_ENGINE_NAME)
+            .map_err(|error| error.to_string())?;
+        let template = build_engine(&settings, Arc::new(Database::embedded().map_err(|error| error.to_string())?))?;
+        let source = scanner::live_update::DefinitionsSource {
+            paths: settings.definitions.clone(),
+            incoming: settings.incoming_directory.clone(),
+        };
+        let live = scanner::live_update::LiveDefinitions::load(&template, source).map_err(|error| error.to_string())?;
+        serde_json::json!({
+            "engine": format!("avscan {}", scanner::VERSION),
+            "decomposer": decomposer::VERSION,
+            "definitions": live.status(),
+        })
+    };
+    let text = |key: &str| report[key].as_str().unwrap_or("?").to_owned();
+    let definitions = &report["definitions"];
+    let date = definitions["date"].as_u64().map_or_else(|| "embedded".to_owned(), scanner::daemon::ctime);
+    let mut lines = vec![
+        format!("decomposer: {}", text("decomposer")),
+        format!("engine: {}", text("engine")),
+        format!("definitions: {} ({date})", definitions["version"].as_str().unwrap_or("?")),
+    ];
+    let mut reasons = Vec::new();
+    if let Some(error) = definitions["last_error"].as_str() {
+        reasons.push(format!("the last update was rejected: {error}"));
+    }
+    if let Some(pending) = definitions["pending"].as_array().filter(|pending| !pending.is_empty()) {
+        reasons.push(format!("{} file(s) wait in the incoming directory", pending.len()));
+    }
+    if definitions["up_to_date"].as_bool() == Some(true) {
+        lines.push("up to date: yes".to_owned());
+    } else {
+        if reasons.is_empty() {
+            reasons.push("the definitions are more than 7 days old".to_owned());
+        }
+        lines.push(format!("up to date: no ({})", reasons.join("; ")));
+    }
+    let _ = writeln!(std::io::stdout().lock(), "{}", lines.join("\n"));
+    Ok(EXIT_CLEAN)
+}
+
+/// Sends `request` to a daemon and returns its reply, read to the first NUL or the end of the connection.
+fn ask_daemon(socket: Option<&Path>, tcp: Option<&str>, request: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    fn exchange(mut stream: impl Read + Write, request: &[u8]) -> std::io::Result<Vec<u8>> {
+        stream.write_all(request)?;
+        let mut reply = Vec::new();
+        let mut byte = [0; 1];
+        while stream.read(&mut byte)? == 1 {
+            reply.push(byte[0]);
+            if byte[0] == 0 {
+                break;
+            }
+        }
+        Ok(reply)
+    }
+    let timeout = Some(std::time::Duration::from_secs(30));
+    let result = match (socket, tcp) {
+        (Some(path), _) => std::os::unix::net::UnixStream::connect(path).and_then(|stream| {
+            stream.set_read_timeout(timeout)?;
+            exchange(stream, request)
+        }),
+        (None, Some(address)) => {
+            let address =
+                if address.parse::<u16>().is_ok() { format!("127.0.0.1:{address}") } else { address.to_owned() };
+            std::net::TcpStream::connect(&address).and_then(|stream| {
+                stream.set_read_timeout(timeout)?;
+                exchange(stream, request)
+            })
+        }
+        (None, None) => return Err("no daemon address".to_owned()),
+    };
+    result.map_err(|error| format!("cannot ask the daemon: {error}"))
 }
 
 fn file_name(path: &Path) -> String {
