@@ -148,15 +148,23 @@ impl Decomposer {
     /// # Errors
     /// When the file cannot be opened or its size read, or it is not a regular file.
     pub fn decompose_file(&self, path: &Path, sink: &mut dyn PartSink) -> Result<Report, Error> {
-        let io_error = |source| Error::Read { what: path.display().to_string(), source };
-        let file = File::open(path).map_err(io_error)?;
+        let file = File::open(path).map_err(|source| Error::Read { what: path.display().to_string(), source })?;
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        self.decompose_open_file(&name, file, sink)
+    }
+
+    /// Walks a file already open (a descriptor another process passed, say), named `name`. Read in place.
+    ///
+    /// # Errors
+    /// When its size cannot be read, or it is not a regular file.
+    pub fn decompose_open_file(&self, name: &str, file: File, sink: &mut dyn PartSink) -> Result<Report, Error> {
+        let io_error = |source| Error::Read { what: name.to_owned(), source };
         let metadata = file.metadata().map_err(io_error)?;
         if !metadata.is_file() {
             return Err(io_error(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
         }
         let len = metadata.len();
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        Ok(self.walk(&name, &Content::File { file, len }, sink))
+        Ok(self.walk(name, &Content::File { file, len }, sink))
     }
 
     /// Reads `reader` to its end (into RAM, or a temporary file past the spill threshold), then walks it.

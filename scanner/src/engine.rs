@@ -201,6 +201,14 @@ impl Engine {
         self.finish(sink, report, started)
     }
 
+    /// Scans a file already open (clamd's FILDES: a descriptor the client passed), named `name`.
+    pub fn scan_open_file(&self, name: &str, file: std::fs::File) -> Verdict {
+        let started = Instant::now();
+        let mut sink = MatchSink::new(&self.database, self.all_matches);
+        let report = self.decomposer.decompose_open_file(name, file, &mut sink);
+        self.finish(sink, report, started)
+    }
+
     /// An empty [`Spool`] for an input that arrives in pieces (RAM up to the spill threshold, then an unnamed
     /// temporary file); scan it with [`Engine::scan_spool`].
     pub fn spool(&self) -> Spool {

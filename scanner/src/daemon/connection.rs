@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use decomposer::Spool;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::{Instant, timeout, timeout_at};
 
@@ -18,6 +18,7 @@ use super::protocol::{
     StreamQuota, TIMED_OUT_REPLY, UNKNOWN_COMMAND_TEXT, parse_request, reply,
 };
 use super::server::Shared;
+use super::transport::Incoming;
 use crate::verdict::{Status, Verdict};
 
 /// The most bytes of a refused stream read and thrown away so that its client can read the refusal.
@@ -67,7 +68,7 @@ struct Input<R> {
     shutdown: watch::Receiver<bool>,
 }
 
-impl<R: AsyncRead + Unpin> Input<R> {
+impl<R: Incoming> Input<R> {
     fn new(reader: R, shutdown: watch::Receiver<bool>) -> Self {
         Input { reader, buffer: Vec::new(), scratch: vec![0; READ_SIZE].into_boxed_slice(), shutdown }
     }
@@ -156,10 +157,14 @@ impl<R: AsyncRead + Unpin> Input<R> {
     }
 }
 
-impl<R: AsyncRead + Unpin> Input<R> {
+impl<R: Incoming> Input<R> {
     /// Reads and throws away the rest of a refused stream: `refused` bytes of data, then chunks up to the
     /// zero-length one, at most [`DRAIN_LIMIT`] bytes in all.
     async fn drain_stream(&mut self, refused: u32, pause: Duration) {
+        if u64::from(refused) > DRAIN_LIMIT {
+            // A chunk that big (a 4 GiB length is the classic) cannot be read through: close at once.
+            return;
+        }
         let mut budget = DRAIN_LIMIT;
         let mut left = u64::from(refused);
         loop {
@@ -225,6 +230,8 @@ enum Work {
 enum Job {
     Stream { spool: Spool, json: bool },
     Path { kind: PathScan, path: Vec<u8> },
+    /// FILDES: a regular file the client passed, and the descriptor number it has here (clamd's `fd[N]`).
+    Descriptor { file: std::fs::File, number: i32 },
 }
 
 impl Job {
@@ -240,8 +247,18 @@ impl Job {
                         vec![if json {
                             json_line(&verdict, "stream", &context_variable)
                         } else {
-                            stream_text(&verdict)
+                            verdict_text("stream", &verdict)
                         }]
+                    })
+                    .await
+            }
+            Job::Descriptor { file, number } => {
+                let name = format!("fd[{number}]");
+                shared
+                    .run_on_pool(slot, "FILDES", name.clone(), move |engine| {
+                        let verdict = engine.scan_open_file(&name, file);
+                        log_verdict(&name, &verdict);
+                        vec![verdict_text(&name, &verdict)]
                     })
                     .await
             }
@@ -274,23 +291,24 @@ fn log_verdict(what: &str, verdict: &Verdict) {
     }
 }
 
-/// `stream: OK`, `stream: NAME FOUND` or `stream: CODE ERROR`.
-fn stream_text(verdict: &Verdict) -> Vec<u8> {
+/// `WHAT: OK`, `WHAT: NAME FOUND` or `WHAT: CODE ERROR`, for a stream (`stream`) or a passed descriptor
+/// (`fd[N]`).
+fn verdict_text(what: &str, verdict: &Verdict) -> Vec<u8> {
     match verdict.status {
         Status::Infected => {
             let name = verdict.detections.first().map(|d| d.clamd_name().into_owned()).unwrap_or_default();
-            format!("stream: {name} FOUND").into_bytes()
+            format!("{what}: {name} FOUND").into_bytes()
         }
         Status::Error => {
             let code = verdict.scan_code.map(|code| code.to_string()).unwrap_or_default();
-            format!("stream: {code} ERROR").into_bytes()
+            format!("{what}: {code} ERROR").into_bytes()
         }
-        _ => b"stream: OK".to_vec(),
+        _ => format!("{what}: OK").into_bytes(),
     }
 }
 
 /// Everything but the scans: what `request` is answered with, reading its stream first if it has one.
-async fn prepare<R: AsyncRead + Unpin>(request: &Request, input: &mut Input<R>, shared: &Shared) -> Work {
+async fn prepare<R: Incoming>(request: &Request, input: &mut Input<R>, shared: &Shared) -> Work {
     let text = |text: &str| Work::Replies(vec![text.as_bytes().to_vec()]);
     match &request.command {
         Command::Ping => text("PONG"),
@@ -323,7 +341,22 @@ async fn prepare<R: AsyncRead + Unpin>(request: &Request, input: &mut Input<R>, 
             }
         }
         Command::Path(kind, path) => Work::Scan(Job::Path { kind: *kind, path: path.clone() }),
-        Command::Fildes => text("No file descriptor received. ERROR"),
+        Command::Fildes => {
+            // One byte follows the command, carrying the descriptor.
+            let mut byte = [0; 1];
+            if input.read_exact(&mut byte, shared.settings.read_timeout).await.is_err() {
+                return Work::Drop;
+            }
+            let Some(descriptor) = input.reader.take_descriptor() else {
+                return text("No file descriptor received. ERROR");
+            };
+            let number = std::os::fd::AsRawFd::as_raw_fd(&descriptor);
+            let file = std::fs::File::from(descriptor);
+            match file.metadata() {
+                Ok(metadata) if metadata.is_file() => Work::Scan(Job::Descriptor { file, number }),
+                _ => text(&format!("fd[{number}]: Not a regular file ERROR")),
+            }
+        }
         Command::IdSession | Command::End | Command::Unknown => text(UNKNOWN_COMMAND_TEXT),
     }
 }
@@ -339,12 +372,12 @@ fn version_json(shared: &Shared) -> String {
 }
 
 /// Serves one accepted connection; `slot` is its `max_connections` slot, given back when it ends.
-pub(crate) async fn serve<S>(stream: S, shared: Arc<Shared>, slot: OwnedSemaphorePermit)
+pub(crate) async fn serve<R, W>(reader: R, mut writer: W, shared: Arc<Shared>, slot: OwnedSemaphorePermit)
 where
-    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    R: Incoming,
+    W: AsyncWrite + Send + Unpin + 'static,
 {
     let _slot = slot;
-    let (reader, mut writer) = tokio::io::split(stream);
     let mut input = Input::new(reader, shared.shutdown_signal());
     let deadline = Instant::now() + shared.settings.command_read_timeout;
     match input.next_request(deadline).await {
@@ -403,7 +436,7 @@ fn frame_all(framing: Framing, id: Option<u64>, texts: Vec<Vec<u8>>) -> Vec<u8> 
 /// clamd), when the client closes, after `idle_timeout` without a request, or at shutdown.
 async fn session<R, W>(mut input: Input<R>, writer: W, shared: &Arc<Shared>, opened_with: Framing)
 where
-    R: AsyncRead + Unpin,
+    R: Incoming,
     W: AsyncWrite + Send + Unpin + 'static,
 {
     let (replies, mut outgoing) = mpsc::channel::<Vec<u8>>(SESSION_REPLY_BACKLOG);
@@ -497,12 +530,12 @@ where
 }
 
 /// Answers a connection over `max_connections` with an error in its own framing, then closes it.
-pub(crate) async fn refuse<S>(stream: S, shared: Arc<Shared>, slot: OwnedSemaphorePermit)
+pub(crate) async fn refuse<R, W>(reader: R, mut writer: W, shared: Arc<Shared>, slot: OwnedSemaphorePermit)
 where
-    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    R: Incoming,
+    W: AsyncWrite + Send + Unpin + 'static,
 {
     let _slot = slot;
-    let (reader, mut writer) = tokio::io::split(stream);
     let mut input = Input::new(reader, shared.shutdown_signal());
     let framing = match input.next_request(Instant::now() + REFUSAL_WAIT).await {
         Next::Request(request) => request.framing,

@@ -35,6 +35,8 @@ mod connection;
 mod paths;
 #[cfg(feature = "daemon")]
 mod server;
+#[cfg(feature = "daemon")]
+mod transport;
 
 #[cfg(feature = "daemon")]
 pub use server::{Daemon, DaemonError, DaemonHandle};

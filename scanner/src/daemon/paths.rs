@@ -169,7 +169,8 @@ fn resolve(reported: &[u8], allowed: &[PathBuf]) -> Result<PathBuf, Refused> {
         return Err(Refused::Denied);
     }
     if reported.is_empty() {
-        return Err(Refused::Missing(std::io::Error::from(std::io::ErrorKind::NotFound)));
+        // ENOENT, as the C library reports an empty path.
+        return Err(Refused::Missing(std::io::Error::from_raw_os_error(2)));
     }
     let path = Path::new(OsStr::from_bytes(reported));
     let absolute = Path::new("/").join(path);

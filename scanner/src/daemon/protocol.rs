@@ -97,8 +97,8 @@ pub enum Command {
     Unknown,
 }
 
-/// The commands VERSIONCOMMANDS lists, in clamd's order (which clients do not depend on), then this daemon's
-/// extensions.
+/// The commands VERSIONCOMMANDS lists: clamd's list, byte for byte, since clients compare it. This daemon's
+/// extensions ([`EXTENSION_COMMAND_NAMES`]) are not listed there; JSONVERSION answers only where they exist.
 pub const COMMAND_NAMES: &[&str] = &[
     "SCAN",
     "QUIT",
@@ -117,10 +117,10 @@ pub const COMMAND_NAMES: &[&str] = &[
     "DETSTATSCLEAR",
     "DETSTATS",
     "ALLMATCHSCAN",
-    "JSONINSTREAM",
-    "JSONSCAN",
-    "JSONVERSION",
 ];
+
+/// This daemon's own commands, beyond clamd's.
+pub const EXTENSION_COMMAND_NAMES: &[&str] = &["JSONINSTREAM", "JSONSCAN", "JSONVERSION"];
 
 impl Command {
     /// Whether clamd accepts the command without a `z`/`n` prefix.

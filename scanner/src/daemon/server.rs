@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 
+use super::transport::{Incoming, TcpIncoming, UnixIncoming};
 use crate::config::{DaemonSettings, Settings};
 use crate::engine::Engine;
 use crate::live_update::{DefinitionsSource, LiveDefinitions, UpdateError, Updater};
@@ -319,29 +320,35 @@ async fn wait_for_shutdown(shared: &Arc<Shared>) {
     }
 }
 
-/// A listener of either kind.
+/// A listener of either kind, handing out a connection's two halves.
 trait Acceptor: Send + 'static {
-    type Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static;
-    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<Self::Stream>> + Send;
+    type Read: Incoming + 'static;
+    type Write: tokio::io::AsyncWrite + Send + Unpin + 'static;
+    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<(Self::Read, Self::Write)>> + Send;
 }
 
 struct UnixAcceptor(tokio::net::UnixListener);
 struct TcpAcceptor(tokio::net::TcpListener);
 
 impl Acceptor for UnixAcceptor {
-    type Stream = tokio::net::UnixStream;
-    async fn accept(&self) -> std::io::Result<Self::Stream> {
-        self.0.accept().await.map(|(stream, _)| stream)
+    type Read = UnixIncoming;
+    type Write = tokio::net::unix::OwnedWriteHalf;
+    async fn accept(&self) -> std::io::Result<(Self::Read, Self::Write)> {
+        let (stream, _) = self.0.accept().await?;
+        let (read, write) = stream.into_split();
+        Ok((UnixIncoming::new(read), write))
     }
 }
 
 impl Acceptor for TcpAcceptor {
-    type Stream = tokio::net::TcpStream;
-    async fn accept(&self) -> std::io::Result<Self::Stream> {
+    type Read = TcpIncoming;
+    type Write = tokio::net::tcp::OwnedWriteHalf;
+    async fn accept(&self) -> std::io::Result<(Self::Read, Self::Write)> {
         let (stream, _) = self.0.accept().await?;
         // Replies are small and a client waits for each: send them at once.
         let _ = stream.set_nodelay(true);
-        Ok(stream)
+        let (read, write) = stream.into_split();
+        Ok((TcpIncoming(read), write))
     }
 }
 
@@ -353,15 +360,15 @@ async fn accept_loop(shared: Arc<Shared>, acceptor: impl Acceptor) {
             accepted = acceptor.accept() => accepted,
         };
         match accepted {
-            Ok(stream) => match Arc::clone(&shared.connections).try_acquire_owned() {
+            Ok((read, write)) => match Arc::clone(&shared.connections).try_acquire_owned() {
                 Ok(slot) => {
-                    tokio::spawn(super::connection::serve(stream, Arc::clone(&shared), slot));
+                    tokio::spawn(super::connection::serve(read, write, Arc::clone(&shared), slot));
                 }
                 Err(_) => match Arc::clone(&shared.refusals).try_acquire_owned() {
                     Ok(slot) => {
-                        tokio::spawn(super::connection::refuse(stream, Arc::clone(&shared), slot));
+                        tokio::spawn(super::connection::refuse(read, write, Arc::clone(&shared), slot));
                     }
-                    Err(_) => drop(stream),
+                    Err(_) => drop((read, write)),
                 },
             },
             Err(error) => {
