@@ -24,8 +24,12 @@ use crate::verdict::{Status, Verdict};
 /// The most bytes of a refused stream read and thrown away so that its client can read the refusal.
 const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
 
-/// Bytes read from a socket at a time.
-const READ_SIZE: usize = 64 * 1024;
+/// Bytes read from a socket at a time while a stream arrives.
+const STREAM_READ_SIZE: usize = 64 * 1024;
+
+/// Bytes read from a socket at a time while a request arrives: most connections carry nothing else, so an
+/// idle connection costs this, not a stream's buffer.
+const REQUEST_READ_SIZE: usize = 4096;
 
 /// How long a refused connection (over `max_connections`) is given to send its request.
 const REFUSAL_WAIT: Duration = Duration::from_secs(2);
@@ -64,13 +68,14 @@ enum StreamError {
 struct Input<R> {
     reader: R,
     buffer: Vec<u8>,
-    scratch: Box<[u8]>,
+    /// Read buffer: [`REQUEST_READ_SIZE`], grown to [`STREAM_READ_SIZE`] for a stream.
+    scratch: Vec<u8>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl<R: Incoming> Input<R> {
     fn new(reader: R, shutdown: watch::Receiver<bool>) -> Self {
-        Input { reader, buffer: Vec::new(), scratch: vec![0; READ_SIZE].into_boxed_slice(), shutdown }
+        Input { reader, buffer: Vec::new(), scratch: vec![0; REQUEST_READ_SIZE], shutdown }
     }
 
     /// The next request, waiting until `deadline` for it to arrive whole.
@@ -122,6 +127,7 @@ impl<R: Incoming> Input<R> {
 
     /// Reads INSTREAM chunks up to the zero-length one into a spool, within the StreamMaxLength quota.
     async fn read_stream(&mut self, stream_max_length: u64, pause: Duration) -> Result<Spool, StreamError> {
+        self.scratch.resize(STREAM_READ_SIZE, 0);
         let mut quota = StreamQuota::new(stream_max_length);
         let mut spool = Spool::new(STREAM_MEMORY_THRESHOLD);
         loop {
@@ -228,10 +234,19 @@ enum Work {
 
 /// A scan to run on the pool.
 enum Job {
-    Stream { spool: Spool, json: bool },
-    Path { kind: PathScan, path: Vec<u8> },
+    Stream {
+        spool: Spool,
+        json: bool,
+    },
+    Path {
+        kind: PathScan,
+        path: Vec<u8>,
+    },
     /// FILDES: a regular file the client passed, and the descriptor number it has here (clamd's `fd[N]`).
-    Descriptor { file: std::fs::File, number: i32 },
+    Descriptor {
+        file: std::fs::File,
+        number: i32,
+    },
 }
 
 impl Job {
@@ -382,7 +397,8 @@ where
     let deadline = Instant::now() + shared.settings.command_read_timeout;
     match input.next_request(deadline).await {
         Next::Request(request) if request.command == Command::IdSession => {
-            session(input, writer, &shared, request.framing).await;
+            // Boxed: a connection that never opens a session does not carry the session's state.
+            Box::pin(session(input, writer, &shared, request.framing)).await;
             return;
         }
         Next::Request(request) => {
