@@ -5,7 +5,7 @@
 # a sanitizer (faster, but blind to large allocations made in C), in a target directory of its own.
 
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-TARGETS=(walk zip tar gzip bzip2 xz mime signature scan)
+TARGETS=(walk zip tar gzip bzip2 xz mime signature scan clamd)
 FUZZ_SANITIZER="${FUZZ_SANITIZER:-address}"
 TRIPLE="$(rustc -vV | sed -n 's/^host: //p')"
 # The default build is where `cargo fuzz run -O -a <target>` puts it; another sanitizer's build has a target

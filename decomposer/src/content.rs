@@ -169,6 +169,11 @@ impl Spool {
         self.len == 0
     }
 
+    /// Whether writing `bytes` more goes to the temporary file (it exists, or the threshold would be passed).
+    pub fn writes_to_file(&self, bytes: u64) -> bool {
+        self.file.is_some() || self.len + bytes > self.threshold
+    }
+
     /// Appends `chunk`; an error means the temporary file could not be created or written.
     ///
     /// # Errors

@@ -317,3 +317,79 @@ pub fn scan(data: &[u8]) {
     }
     assert!(all.stats.parts <= MAX_FILE_COUNT + 1);
 }
+
+/// The `clamd` target: the daemon's request parser (`scanner::daemon::protocol`) over bytes as a client
+/// connection delivers them. Requests are parsed one after another, as the daemon does, each INSTREAM's
+/// chunks walked against a StreamMaxLength quota; then the same bytes are fed a few at a time, which must give
+/// the same NUL- and newline-framed requests (legacy requests are one read each, so they may differ).
+pub fn clamd(data: &[u8]) {
+    use scanner::daemon::protocol::{Command, Framing, MAX_REQUEST_LEN, Parse, StreamQuota, parse_request, reply};
+
+    /// Parses requests from `data` fed `step` bytes at a time (0: whole); the framed ones, in order.
+    fn requests(data: &[u8], step: usize) -> Vec<(Framing, Command)> {
+        let mut framed = Vec::new();
+        let mut buffer: Vec<u8> = Vec::new();
+        let mut fed = 0;
+        loop {
+            match parse_request(&buffer) {
+                Parse::Request { request, consumed } => {
+                    assert!(consumed > 0 && consumed <= buffer.len() && consumed <= MAX_REQUEST_LEN);
+                    let terminator = reply(request.framing, Some(7), b"x");
+                    assert_eq!(terminator.last().copied(), Some(request.framing.terminator()));
+                    buffer.drain(..consumed);
+                    if request.framing == Framing::Legacy {
+                        // One read is one legacy request: the rest of the read is not parsed.
+                        break;
+                    }
+                    if matches!(request.command, Command::Instream | Command::JsonInstream) {
+                        // Feed the whole rest so the chunks can be walked, as the daemon reads them.
+                        buffer.extend_from_slice(&data[fed..]);
+                        fed = data.len();
+                        let mut quota = StreamQuota::new(1 << 20);
+                        let mut at = 0;
+                        let complete = loop {
+                            let Some(header) = buffer.get(at..at + 4) else { break false };
+                            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+                            at += 4;
+                            if len == 0 {
+                                break true;
+                            }
+                            if !quota.take(len) || at + len as usize > buffer.len() {
+                                break false;
+                            }
+                            at += len as usize;
+                        };
+                        framed.push((request.framing, request.command));
+                        if !complete {
+                            // Refused or cut short: the daemon closes the connection here.
+                            break;
+                        }
+                        buffer.drain(..at);
+                        continue;
+                    }
+                    framed.push((request.framing, request.command));
+                }
+                Parse::TooLong => {
+                    assert!(buffer.len() >= MAX_REQUEST_LEN);
+                    break;
+                }
+                Parse::Incomplete => {
+                    if fed == data.len() {
+                        break;
+                    }
+                    let take = if step == 0 { data.len() - fed } else { step.min(data.len() - fed) };
+                    buffer.extend_from_slice(&data[fed..fed + take]);
+                    fed += take;
+                }
+            }
+        }
+        framed
+    }
+
+    // Legacy requests depend on how reads split the bytes; only inputs that start framed are compared.
+    let whole = requests(data, 0);
+    if !matches!(data.first(), Some(b'z' | b'n')) {
+        return;
+    }
+    assert_eq!(whole, requests(data, 3), "feeding the bytes 3 at a time changed the requests");
+}

@@ -238,3 +238,56 @@ fn a_link_given_is_followed_and_special_files_are_never_opened() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(text(&output.stdout), format!("{}: ERROR (AVS_RESULT_SCANFILE_FAILURE)\n", files.path("pipe")));
 }
+
+#[test]
+fn serve_refuses_a_bad_configuration_by_name_before_serving() {
+    let files = Files::new(&[("avscan.toml", b"max_queue = 0\n"), ("regular", b"not a socket")]);
+    let refused = |args: &[&str]| {
+        let output = avscan(args, None);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output.stdout));
+        text(&output.stderr)
+    };
+    assert!(refused(&["serve"]).contains("nothing to listen on: set local_socket or tcp_address"));
+    assert_eq!(
+        refused(&["serve", "--tcp", "here"]),
+        "avscan: invalid tcp_address \"here\": must be PORT (on 127.0.0.1) or IP:PORT, with a port of 0..=65535\n"
+    );
+    assert_eq!(
+        refused(&["serve", "--tcp", "3310", "--config", &files.path("avscan.toml")]),
+        "avscan: invalid max_queue 0: must be 1..=65536\n"
+    );
+    let socket = files.path("avscan.sock");
+    assert!(refused(&["serve", "--socket", &socket, "--db", &files.path("missing.ndb")]).contains(&format!(
+        "cannot load the definitions: cannot read the signature database {}",
+        files.path("missing.ndb")
+    )));
+    assert!(
+        refused(&["serve", "--socket", &files.path("regular")])
+            .contains(&format!("cannot listen on {}: the path exists and is not a socket", files.path("regular")))
+    );
+    let incoming = refused(&["serve", "--socket", &socket, "--incoming", &files.path("")]);
+    assert!(incoming.contains("needs definitions to be exactly one directory"), "{incoming}");
+}
+
+#[test]
+fn version_names_every_version_and_whether_the_definitions_are_up_to_date() {
+    let output = avscan(&["version"], None);
+    assert_eq!(output.status.code(), Some(0));
+    let engine = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "decomposer: {engine}\nengine: avscan {engine}\ndefinitions: avscan-default-1 (embedded)\nup to date: yes\n"
+        )
+    );
+    // Definitions written 8 days ago are out of date (ClamAV's warning age is 7 days).
+    let files = Files::new(&[("old.ndb", b"Old.Sig:0:*:616263646566\n"), ("VERSION", b"old-1\n")]);
+    let eight_days = std::time::SystemTime::now() - std::time::Duration::from_secs(8 * 86_400);
+    for name in ["old.ndb", "VERSION"] {
+        std::fs::File::options().write(true).open(files.path(name)).unwrap().set_modified(eight_days).unwrap();
+    }
+    let output = avscan(&["version", "--db", &files.path("")], None);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("definitions: old-1 ("), "{stdout}");
+    assert!(stdout.ends_with("up to date: no (the definitions are more than 7 days old)\n"), "{stdout}");
+}

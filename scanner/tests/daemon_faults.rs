@@ -250,3 +250,47 @@ fn sigterm_lets_the_scan_in_flight_finish_then_exits() {
     assert!(daemon.wait().success());
     assert!(!daemon.socket.exists());
 }
+
+#[test]
+fn the_tcp_listener_speaks_the_same_protocol() {
+    // A fresh copy of the database: a checkout older than 7 days would make the original out of date.
+    let definitions = tempfile::tempdir().unwrap();
+    let database = definitions.path().join("test.ndb");
+    std::fs::copy(support::fixture_database(), &database).unwrap();
+    let config = format!("definitions = [{:?}]\ntcp_address = \"127.0.0.1:0\"\n", database.display().to_string());
+    let daemon = Daemon::start(&config, &[]);
+    // Port 0: the log names the port the system chose.
+    let log = daemon.log();
+    let address = log
+        .lines()
+        .find_map(|line| line.split_once("listening address=").map(|(_, address)| address.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no TCP address in the log: {log}"));
+    let ask = |request: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        stream.write_all(request).unwrap();
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        reply
+    };
+    assert_eq!(ask(b"zPING\0"), b"PONG\0");
+    assert_eq!(ask(&instream(EICAR, 10)), FOUND);
+    let mut session = b"zIDSESSION\0".to_vec();
+    session.extend_from_slice(&instream(b"clean", 2));
+    session.extend_from_slice(b"nPING\nzEND\0");
+    let reply = ask(&session);
+    assert!(reply == b"1: stream: OK\x002: PONG\n" || reply == b"2: PONG\n1: stream: OK\0", "{reply:?}");
+    // TCP carries no descriptor.
+    assert_eq!(ask(b"zFILDES\0\0"), b"No file descriptor received. ERROR\0");
+
+    // `avscan version` asks the daemon, over TCP and over the Unix socket.
+    for args in [["--tcp", address.as_str()], ["--socket", &daemon.socket.display().to_string()]] {
+        let output =
+            std::process::Command::new(env!("CARGO_BIN_EXE_avscan")).arg("version").args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{stdout}");
+        assert!(stdout.starts_with("decomposer: "), "{stdout}");
+        assert!(stdout.contains("\ndefinitions: content:"), "{stdout}");
+        assert!(stdout.ends_with("up to date: yes\n"), "{stdout}");
+    }
+}

@@ -126,10 +126,16 @@ impl<R: Incoming> Input<R> {
     }
 
     /// Reads INSTREAM chunks up to the zero-length one into a spool, within the StreamMaxLength quota.
-    async fn read_stream(&mut self, stream_max_length: u64, pause: Duration) -> Result<Spool, StreamError> {
+    /// `memory_threshold`: bytes kept in RAM before the temporary file.
+    async fn read_stream(
+        &mut self,
+        stream_max_length: u64,
+        memory_threshold: u64,
+        pause: Duration,
+    ) -> Result<Spool, StreamError> {
         self.scratch.resize(STREAM_READ_SIZE, 0);
         let mut quota = StreamQuota::new(stream_max_length);
-        let mut spool = Spool::new(STREAM_MEMORY_THRESHOLD);
+        let mut spool = Spool::new(memory_threshold);
         loop {
             let mut header = [0; 4];
             self.read_exact(&mut header, pause).await?;
@@ -210,7 +216,7 @@ fn spool_write(spool: &mut Spool, chunk: &[u8]) -> Result<(), ()> {
     let write = |spool: &mut Spool| {
         spool.write(chunk).map_err(|error| tracing::error!(%error, "cannot write a stream's temporary file"))
     };
-    if spool.len() + chunk.len() as u64 > STREAM_MEMORY_THRESHOLD
+    if spool.writes_to_file(chunk.len() as u64)
         && tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
     {
         tokio::task::block_in_place(|| write(spool))
@@ -234,9 +240,11 @@ enum Work {
 
 /// A scan to run on the pool.
 enum Job {
+    /// A stream's data, and its share of the stream memory budget (if it got one) until its scan ends.
     Stream {
         spool: Spool,
         json: bool,
+        memory: Option<OwnedSemaphorePermit>,
     },
     Path {
         kind: PathScan,
@@ -253,11 +261,12 @@ impl Job {
     async fn run(self, shared: &Arc<Shared>, slot: OwnedSemaphorePermit) -> Vec<Vec<u8>> {
         let context_variable = shared.context_variable.clone();
         let result = match self {
-            Job::Stream { spool, json } => {
+            Job::Stream { spool, json, memory } => {
                 let size = spool.len();
                 shared
                     .run_on_pool(slot, "INSTREAM", format!("stream({size} bytes)"), move |engine| {
                         let verdict = engine.scan_spool("stream", spool);
+                        drop(memory);
                         log_verdict("stream", &verdict);
                         vec![if json {
                             json_line(&verdict, "stream", &context_variable)
@@ -342,8 +351,10 @@ async fn prepare<R: Incoming>(request: &Request, input: &mut Input<R>, shared: &
         Command::Stats => text(&shared.stats_text()),
         Command::Instream | Command::JsonInstream => {
             let settings = &shared.settings;
-            match input.read_stream(settings.stream_max_length, settings.read_timeout).await {
-                Ok(spool) => Work::Scan(Job::Stream { spool, json: request.command == Command::JsonInstream }),
+            let memory = Arc::clone(&shared.stream_memory).try_acquire_owned().ok();
+            let threshold = if memory.is_some() { STREAM_MEMORY_THRESHOLD } else { 0 };
+            match input.read_stream(settings.stream_max_length, threshold, settings.read_timeout).await {
+                Ok(spool) => Work::Scan(Job::Stream { spool, json: request.command == Command::JsonInstream, memory }),
                 Err(error) => {
                     if matches!(error, StreamError::TooBig { .. }) {
                         tracing::warn!(

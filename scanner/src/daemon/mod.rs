@@ -3,8 +3,9 @@
 //!
 //! Shape:
 //! - **I/O threads** (a small tokio runtime) accept connections on a Unix socket and/or a TCP address, read
-//!   requests ([`protocol`]) and INSTREAM data into a spool (RAM up to [`STREAM_MEMORY_THRESHOLD`], then an
-//!   unnamed temporary file), and write replies. They never scan.
+//!   requests ([`protocol`]) and INSTREAM data into a spool (RAM up to [`STREAM_MEMORY_THRESHOLD`] within a
+//!   [`STREAM_MEMORY_BUDGET`] for all streams, then an unnamed temporary file), and write replies. They never
+//!   scan.
 //! - **The scanning pool** (the engine's `max_concurrency` threads) runs every scan. A request holds one of
 //!   `max_queue` slots from the moment its data is in until its scan ends; with all slots taken, new requests
 //!   wait (the connection is not read meanwhile, which slows a greedy client down, not the others). A scan
@@ -41,9 +42,14 @@ mod transport;
 #[cfg(feature = "daemon")]
 pub use server::{Daemon, DaemonError, DaemonHandle};
 
-/// Bytes of one INSTREAM kept in RAM; the rest goes to an unnamed temporary file. Bounds the RAM that
-/// connections sending streams hold at once to `max_connections` times this.
+/// Bytes of one INSTREAM kept in RAM; the rest goes to an unnamed temporary file.
 pub const STREAM_MEMORY_THRESHOLD: u64 = 1024 * 1024;
+
+/// Bytes of INSTREAM data all connections together keep in RAM: [`STREAM_MEMORY_THRESHOLD`] for each of the
+/// first streams that fit, from their first byte to the end of their scan; the streams beyond go to a
+/// temporary file from their first byte. Without it a client pipelining hundreds of streams in a session would
+/// hold `max_queue` of them in RAM.
+pub const STREAM_MEMORY_BUDGET: u64 = 32 * STREAM_MEMORY_THRESHOLD;
 
 /// The text of the VERSION reply: `ClamAV avscan-VERSION/DEFINITIONS/DATE`, after clamd's
 /// `ClamAV 1.4.6/27371/Tue Dec  2 09:30:00 2026`. The definitions part is the daily database's number when

@@ -57,6 +57,9 @@ pub(crate) struct Shared {
     pub(crate) queue: Arc<Semaphore>,
     /// `max_connections` slots.
     connections: Arc<Semaphore>,
+    /// [`super::STREAM_MEMORY_BUDGET`] in slots of [`super::STREAM_MEMORY_THRESHOLD`]: a stream that gets one
+    /// is kept in RAM up to the threshold, one that does not goes to a temporary file.
+    pub(crate) stream_memory: Arc<Semaphore>,
     /// Slots for refusing connections over `max_connections` politely.
     refusals: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
@@ -214,6 +217,9 @@ impl Daemon {
             context_variable: settings.context_variable.clone(),
             queue: Arc::new(Semaphore::new(daemon.max_queue)),
             connections: Arc::new(Semaphore::new(daemon.max_connections)),
+            stream_memory: Arc::new(Semaphore::new(
+                (super::STREAM_MEMORY_BUDGET / super::STREAM_MEMORY_THRESHOLD) as usize,
+            )),
             refusals: Arc::new(Semaphore::new(REFUSALS_AT_ONCE)),
             shutdown: watch::channel(false).0,
             updater,
