@@ -223,21 +223,57 @@ fn a_silent_connection_times_out_with_clamds_message() {
     assert_eq!(read_to_close(&mut session), b"1: PONG\0COMMAND READ TIMED OUT\n");
 }
 
-#[test]
-fn sigterm_lets_the_scan_in_flight_finish_then_exits() {
-    // A gzip of 300 MB of zeros: long enough to scan that SIGTERM lands while it runs (held in RAM, so that
-    // the test writes nothing to disk).
+/// A gzip of `megabytes` MB of zeros, long to scan (held in RAM under [`SLOW_SCAN_CONFIG`], so that nothing is
+/// written to disk).
+fn slow_to_scan(megabytes: usize) -> Vec<u8> {
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let block = vec![0u8; 1 << 20];
-    for _ in 0..300 {
+    for _ in 0..megabytes {
         gzip.write_all(&block).unwrap();
     }
-    let bomb = gzip.finish().unwrap();
-    let config = support::config_with(
-        "max_extract_size = 1073741824\nmax_cumulative_extract_size = 1073741824\nmax_extract_time = 0\n\
-         prefer_mem = true\n",
+    gzip.finish().unwrap()
+}
+
+const SLOW_SCAN_CONFIG: &str =
+    "max_extract_size = 1073741824\nmax_cumulative_extract_size = 1073741824\nmax_extract_time = 0\nprefer_mem = true\n";
+
+#[test]
+fn a_session_waiting_for_a_slow_scan_is_not_idle() {
+    // Hash signatures of any size make every part hashed with MD5, SHA-1 and SHA-256: with 600 MB of zeros
+    // the scan takes about 2.5 s on this machine kind, well over the idle_timeout of 1 s.
+    let definitions = tempfile::tempdir().unwrap();
+    std::fs::copy(support::fixture_database(), definitions.path().join("test.ndb")).unwrap();
+    let digests = [
+        "0cc175b9c0f1b6a831c399e269772661",
+        "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8",
+        "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb",
+    ];
+    let lines: String = digests.iter().map(|digest| format!("{digest}:*:Hashed.Everything:73\n")).collect();
+    std::fs::write(definitions.path().join("every-part.hsb"), lines).unwrap();
+    let config = format!(
+        "definitions = [{:?}]\n{SLOW_SCAN_CONFIG}idle_timeout = 1\n",
+        definitions.path().display().to_string()
     );
-    let mut daemon = Daemon::start(&config, &[]);
+    let daemon = Daemon::start(&config, &[]);
+    let mut session = daemon.connect();
+    let mut request = b"zIDSESSION\0".to_vec();
+    request.extend_from_slice(&instream(&slow_to_scan(600), 65536));
+    session.write_all(&request).unwrap();
+    // The reply comes however long the scan takes beyond idle_timeout, and the session is still open.
+    let started = std::time::Instant::now();
+    let mut reply = vec![0; 14];
+    session.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, b"1: stream: OK\0");
+    eprintln!("the session's scan took {:.1} s with an idle_timeout of 1 s", started.elapsed().as_secs_f64());
+    session.write_all(b"zPING\0zEND\0").unwrap();
+    assert_eq!(read_to_close(&mut session), b"2: PONG\0");
+}
+
+#[test]
+fn sigterm_lets_the_scan_in_flight_finish_then_exits() {
+    // Long enough to scan that SIGTERM lands while it runs.
+    let bomb = slow_to_scan(300);
+    let mut daemon = Daemon::start(&support::config_with(SLOW_SCAN_CONFIG), &[]);
     let mut client = daemon.connect();
     client.write_all(&instream(&bomb, 65536)).unwrap();
     // Wait until STATS shows the scan running, then ask the daemon to stop.

@@ -483,9 +483,21 @@ where
     let mut last_framing = opened_with;
     let mut abandon = false;
     loop {
-        while scans.try_join_next().is_some() {}
-        let deadline = Instant::now() + shared.settings.idle_timeout;
-        let request = match input.next_request(deadline).await {
+        // The idle time counts only while no scan of the session is in flight (as clamd, which does not read
+        // a session that waits for a reply): a client may wait for a slow scan's reply before its next request.
+        let next = loop {
+            while scans.try_join_next().is_some() {}
+            if scans.is_empty() {
+                break input.next_request(Instant::now() + shared.settings.idle_timeout).await;
+            }
+            let unbounded = Instant::now() + Duration::from_secs(365 * 86_400);
+            tokio::select! {
+                // Cancel-safe: a read dropped before it completes has consumed nothing.
+                next = input.next_request(unbounded) => break next,
+                _ = scans.join_next() => {}
+            }
+        };
+        let request = match next {
             Next::Request(request) => request,
             Next::TimedOut => {
                 let _ = replies.send(TIMED_OUT_REPLY.to_vec()).await;
