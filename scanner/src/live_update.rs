@@ -15,9 +15,10 @@
 //!    each, as clamd's SelfCheck does): a changed set, or a forced reload (clamd's RELOAD, SIGHUP), is loaded
 //!    beside the old and swapped in the same way.
 //!
-//! Updates run one at a time; while one loads, scans go on with the old engine. Files in the incoming
-//! directory whose names start with `.` or end in `.tmp` or `.part` are writes in progress and are left for
-//! the next check: an updater should write a file under such a name and rename it when complete.
+//! Updates run one at a time; while one loads, scans and status reports (VERSION) go on with the old engine.
+//! Files in the incoming directory whose names start with `.` or end in `.tmp` or `.part` are writes in
+//! progress and are left for the next check: an updater should write a file under such a name and rename it
+//! when complete.
 //!
 //! [`Updater`] is the thread that calls `update` every `update_interval` and whenever asked.
 
@@ -104,10 +105,11 @@ pub struct DefinitionsStatus {
 /// One definitions file as last seen: name, size and modification time.
 type FileStamp = (PathBuf, u64, Option<SystemTime>);
 
+/// What status reports read; locked only for a moment.
 #[derive(Debug, Default)]
 struct UpdateState {
-    /// The definitions files as they were when the serving set was loaded.
-    loaded: Vec<FileStamp>,
+    /// The newest modification time of the serving set's files.
+    date: Option<SystemTime>,
     reloads: u64,
     last_check: Option<SystemTime>,
     last_error: Option<String>,
@@ -120,6 +122,9 @@ pub struct LiveDefinitions {
     source: DefinitionsSource,
     /// The definitions directory updates go into (`source.paths` when it is one directory).
     directory: Option<PathBuf>,
+    /// The definitions files as they were when the serving set was loaded. Held for the whole of an update,
+    /// so updates run one at a time; scans and status reports never take it.
+    loaded: Mutex<Vec<FileStamp>>,
     state: Mutex<UpdateState>,
 }
 
@@ -142,7 +147,8 @@ impl LiveDefinitions {
             current: RwLock::new(engine),
             source,
             directory,
-            state: Mutex::new(UpdateState { loaded, ..UpdateState::default() }),
+            state: Mutex::new(UpdateState { date: newest(&loaded), ..UpdateState::default() }),
+            loaded: Mutex::new(loaded),
         })
     }
 
@@ -158,9 +164,12 @@ impl LiveDefinitions {
     /// # Errors
     /// The new set does not load or the files cannot be moved; the old set keeps serving.
     pub fn update(&self, force: bool) -> Result<UpdateOutcome, UpdateError> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        let checked = SystemTime::now();
+        let result = self.update_locked(&mut loaded, force);
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.last_check = Some(SystemTime::now());
-        let result = self.update_locked(&mut state, force);
+        state.last_check = Some(checked);
+        state.date = newest(&loaded);
         match &result {
             Ok(UpdateOutcome::Reloaded { version, applied, load_time }) => {
                 state.reloads += 1;
@@ -176,28 +185,28 @@ impl LiveDefinitions {
         result
     }
 
-    fn update_locked(&self, state: &mut UpdateState, force: bool) -> Result<UpdateOutcome, UpdateError> {
+    fn update_locked(&self, loaded: &mut Vec<FileStamp>, force: bool) -> Result<UpdateOutcome, UpdateError> {
         if let (Some(incoming), Some(directory)) = (&self.source.incoming, &self.directory) {
             let arrived = incoming_files(incoming)?;
             if !arrived.is_empty() {
-                return self.apply_incoming(state, incoming, directory, &arrived);
+                return self.apply_incoming(loaded, incoming, directory, &arrived);
             }
         }
         let now = stamps(&self.source.paths);
-        if !force && now == state.loaded {
+        if !force && now == *loaded {
             return Ok(UpdateOutcome::Unchanged);
         }
         let started = Instant::now();
         let database = load_database(&self.source.paths)?;
         let version = database.version().to_owned();
         self.swap(database);
-        state.loaded = now;
+        *loaded = now;
         Ok(UpdateOutcome::Reloaded { version, applied: Vec::new(), load_time: started.elapsed() })
     }
 
     fn apply_incoming(
         &self,
-        state: &mut UpdateState,
+        loaded: &mut Vec<FileStamp>,
         incoming: &Path,
         directory: &Path,
         arrived: &[PathBuf],
@@ -228,7 +237,7 @@ impl LiveDefinitions {
         }
         let version = database.version().to_owned();
         self.swap(database);
-        state.loaded = stamps(&self.source.paths);
+        *loaded = stamps(&self.source.paths);
         Ok(UpdateOutcome::Reloaded { version, applied: names, load_time: started.elapsed() })
     }
 
@@ -241,7 +250,7 @@ impl LiveDefinitions {
     pub fn status(&self) -> DefinitionsStatus {
         let engine = self.current();
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let date = state.loaded.iter().filter_map(|(_, _, modified)| *modified).max();
+        let date = state.date;
         let pending = match &self.source.incoming {
             Some(incoming) => incoming_files(incoming).unwrap_or_default().iter().map(|path| file_name(path)).collect(),
             None => Vec::new(),
@@ -258,6 +267,11 @@ impl LiveDefinitions {
             pending,
         }
     }
+}
+
+/// The newest modification time among `files`.
+fn newest(files: &[FileStamp]) -> Option<SystemTime> {
+    files.iter().filter_map(|(_, _, modified)| *modified).max()
 }
 
 fn load_database(paths: &[PathBuf]) -> Result<Database, LoadError> {

@@ -234,8 +234,7 @@ fn slow_to_scan(megabytes: usize) -> Vec<u8> {
     gzip.finish().unwrap()
 }
 
-const SLOW_SCAN_CONFIG: &str =
-    "max_extract_size = 1073741824\nmax_cumulative_extract_size = 1073741824\nmax_extract_time = 0\nprefer_mem = true\n";
+const SLOW_SCAN_CONFIG: &str = "max_extract_size = 1073741824\nmax_cumulative_extract_size = 1073741824\nmax_extract_time = 0\nprefer_mem = true\n";
 
 #[test]
 fn a_session_waiting_for_a_slow_scan_is_not_idle() {
@@ -250,10 +249,8 @@ fn a_session_waiting_for_a_slow_scan_is_not_idle() {
     ];
     let lines: String = digests.iter().map(|digest| format!("{digest}:*:Hashed.Everything:73\n")).collect();
     std::fs::write(definitions.path().join("every-part.hsb"), lines).unwrap();
-    let config = format!(
-        "definitions = [{:?}]\n{SLOW_SCAN_CONFIG}idle_timeout = 1\n",
-        definitions.path().display().to_string()
-    );
+    let config =
+        format!("definitions = [{:?}]\n{SLOW_SCAN_CONFIG}idle_timeout = 1\n", definitions.path().display().to_string());
     let daemon = Daemon::start(&config, &[]);
     let mut session = daemon.connect();
     let mut request = b"zIDSESSION\0".to_vec();
