@@ -148,9 +148,10 @@ impl Decomposer {
     /// # Errors
     /// When the file cannot be opened or its size read, or it is not a regular file.
     pub fn decompose_file(&self, path: &Path, sink: &mut dyn PartSink) -> Result<Report, Error> {
-        let file = File::open(path).map_err(|source| Error::Read { what: path.display().to_string(), source })?;
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        self.decompose_open_file(&name, file, sink)
+        let shown = path.display().to_string();
+        let file = File::open(path).map_err(|source| Error::Read { what: shown.clone(), source })?;
+        let name = path.file_name().map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
+        self.walk_open_file(&name, &shown, file, sink)
     }
 
     /// Walks a file already open (a descriptor another process passed, say), named `name`. Read in place.
@@ -158,7 +159,12 @@ impl Decomposer {
     /// # Errors
     /// When its size cannot be read, or it is not a regular file.
     pub fn decompose_open_file(&self, name: &str, file: File, sink: &mut dyn PartSink) -> Result<Report, Error> {
-        let io_error = |source| Error::Read { what: name.to_owned(), source };
+        self.walk_open_file(name, name, file, sink)
+    }
+
+    /// Walks an open file named `name` in the path chain and `shown` in errors.
+    fn walk_open_file(&self, name: &str, shown: &str, file: File, sink: &mut dyn PartSink) -> Result<Report, Error> {
+        let io_error = |source| Error::Read { what: shown.to_owned(), source };
         let metadata = file.metadata().map_err(io_error)?;
         if !metadata.is_file() {
             return Err(io_error(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
