@@ -130,3 +130,24 @@ fn clamavs_binhex_test_file_in_a_mail_is_decoded() {
     assert!(!verdict.codes.contains(&ResultCode::Dec(DecResult::MimeParsingFailed)), "{:?}", verdict.codes);
     assert_eq!(verdict.detections[0].part, "clam.mail/clam.exe");
 }
+
+#[test]
+fn a_fixed_run_longer_than_an_anchor_loads_and_matches_whole() {
+    // Real databases hold body signatures with fixed runs of hundreds of bytes; the prefilter's anchors are at
+    // most 255 bytes, so the anchor is the run's start and the rest is verified. (This once refused the set.)
+    let run: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+    let hex: String = run.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = dir_with(&[("long.ndb", format!("Long.Run:0:*:{hex}\n").as_bytes())]);
+    let database = Database::load(&[dir.path().to_owned()]).unwrap();
+    let engine = Engine::builder().max_concurrency(1).build(Arc::new(database)).unwrap();
+    let mut hay = b"prefix ".to_vec();
+    hay.extend_from_slice(&run);
+    assert_eq!(engine.scan_bytes("whole", &hay).info.as_deref(), Some("Long.Run"));
+    // The first 255 bytes alone (the anchor) are not the signature.
+    let mut cut = hay.clone();
+    cut.truncate(7 + 299);
+    assert_eq!(engine.scan_bytes("cut", &cut).status, Status::Clean);
+    let mut changed = hay;
+    changed[7 + 280] ^= 1;
+    assert_eq!(engine.scan_bytes("changed", &changed).status, Status::Clean);
+}

@@ -16,6 +16,7 @@
 use std::ops::{Range, RangeInclusive};
 
 use super::SyntaxError;
+use crate::literals::MAX_LITERAL_LEN;
 
 /// A set of byte values, one bit each.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -253,15 +254,22 @@ pub struct Segment {
 }
 
 impl Segment {
-    /// Builds a segment from its tokens, choosing the anchor: the longest run of fixed bytes at the top level; on
-    /// a tie, the run with more bytes other than 00, FF, 20 and 90; then the first. Fails when no token is a
+    /// Builds a segment from its tokens, choosing the anchor: the longest run of fixed bytes at the top level
+    /// (at most the prefilter's [`MAX_LITERAL_LEN`] bytes: a longer run is cut, its rest verified like any
+    /// token right of the anchor); on a tie, the run with more bytes other than 00, FF, 20 and 90; then the
+    /// first. Fails when no token is a
     /// fixed byte (the body parser never builds such a segment, because ClamAV requires two fixed bytes in every
     /// subpattern).
     pub(crate) fn new(tokens: Vec<Token>) -> Result<Segment, SyntaxError> {
         let mut best: Option<(usize, usize, usize)> = None; // (first, length, rare bytes)
         let mut index = 0;
         while index < tokens.len() {
-            let run = tokens.get(index..).unwrap_or_default().iter().take_while(|token| token.anchor_byte().is_some());
+            let run = tokens
+                .get(index..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|token| token.anchor_byte().is_some())
+                .take(MAX_LITERAL_LEN);
             let length = run.clone().count();
             if length == 0 {
                 index = index.saturating_add(1);
