@@ -9,9 +9,10 @@
 //! - **The scanning pool** (the engine's `max_concurrency` threads) runs every scan. A request holds one of
 //!   `max_queue` slots from the moment its data is in until its scan ends; with all slots taken, new requests
 //!   wait (the connection is not read meanwhile, which slows a greedy client down, not the others). A scan
-//!   never touches a socket, so a slow or vanished client never holds a scanning thread; a request whose client
-//!   left while it was queued is dropped before it starts.
-//! - **Connections** beyond `max_connections` are answered `Too many connections. ERROR` and closed; idle ones
+//!   never touches a socket, so a slow or vanished client never holds a scanning thread; the queued requests of
+//!   a session that ended early (a refused command, a timeout) are dropped before they start.
+//! - **Connections** beyond `max_connections` are answered `Too many connections (max_connections N). ERROR`
+//!   and closed; idle ones
 //!   are closed after `command_read_timeout` (first command) or `idle_timeout` (inside a session), with
 //!   clamd's `COMMAND READ TIMED OUT`.
 //! - **Definitions** live in [`LiveDefinitions`]: RELOAD, SIGHUP and every `update_interval` ask the
