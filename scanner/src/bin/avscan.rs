@@ -73,7 +73,7 @@ enum Command {
         /// Unix socket to listen on (local_socket).
         #[arg(long, value_name = "PATH")]
         socket: Option<PathBuf>,
-        /// TCP address to listen on, [HOST:]PORT; PORT alone is 127.0.0.1 (tcp_address).
+        /// TCP address to listen on, `[HOST:]PORT`; PORT alone is 127.0.0.1 (tcp_address).
         #[arg(long, value_name = "[HOST:]PORT")]
         tcp: Option<String>,
         /// Signature database file or directory (repeatable). Default: the embedded database.
@@ -94,7 +94,7 @@ enum Command {
         /// Ask the daemon listening on this Unix socket.
         #[arg(long, value_name = "PATH", conflicts_with = "tcp")]
         socket: Option<PathBuf>,
-        /// Ask the daemon listening on this TCP address, [HOST:]PORT.
+        /// Ask the daemon listening on this TCP address, `[HOST:]PORT`.
         #[arg(long, value_name = "[HOST:]PORT")]
         tcp: Option<String>,
         /// Signature database file or directory (repeatable). Default: the embedded database.

@@ -15,8 +15,8 @@
 //!   and closed; idle ones
 //!   are closed after `command_read_timeout` (first command) or `idle_timeout` (inside a session), with
 //!   clamd's `COMMAND READ TIMED OUT`.
-//! - **Definitions** live in [`LiveDefinitions`]: RELOAD, SIGHUP and every `update_interval` ask the
-//!   [`Updater`] thread to load a new set beside the serving one and swap it in when whole; each scan keeps
+//! - **Definitions** live in [`LiveDefinitions`](crate::live_update::LiveDefinitions): RELOAD, SIGHUP and every `update_interval` ask the
+//!   [`Updater`](crate::live_update::Updater) thread to load a new set beside the serving one and swap it in when whole; each scan keeps
 //!   the engine it was queued with.
 //! - **Shutdown** (SHUTDOWN, QUIT, SIGTERM, SIGINT, or [`DaemonHandle::shutdown`]): listeners close, idle
 //!   connections close, requests in flight are scanned and answered, then [`Daemon::run`] returns and the
