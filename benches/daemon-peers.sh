@@ -161,23 +161,7 @@ for way in sequential parallel; do
         commands+=("$(client "$daemon" "$flags")")
     done
 done
-args=()
-for ((i = 0; i < ${#names[@]}; i++)); do
-    args+=(-n "${names[i]}" "${commands[i]}")
-done
-DATE=$(date +%F)
-mkdir -p "$RECORD_DIR"
-RECORD=$RECORD_DIR/$DATE-daemon.md
-[[ $MB = 300 ]] || RECORD=$RECORD_DIR/$DATE-daemon-${MB}mb.md
-EXPORT=${RECORD%.md}.hyperfine
-say "timing ${#names[@]} commands, $RUNS runs each after $WARMUP warm-up"
-hyperfine -N -i --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$EXPORT.json" \
-    --export-markdown "$EXPORT.md" "${args[@]}" >&2
-
-declare -A MEDIAN
-for ((i = 0; i < ${#names[@]}; i++)); do
-    MEDIAN[${names[i]}]=$(jq ".results[$i].median" "$EXPORT.json")
-done
+time_commands daemon
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 declare -A RSS=([avscan]=$(hwm "$AVSCAN_PID") [clamd]=$(hwm "$CLAMD_PID"))
 

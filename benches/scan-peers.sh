@@ -141,23 +141,11 @@ for n in $SIGS; do
     names+=("ours empty $n" "theirs empty $n")
     commands+=("$(ours "$n" "$EMPTY")" "$(theirs "$n" "$EMPTY")")
 done
-args=()
-for ((i = 0; i < ${#names[@]}; i++)); do
-    args+=(-n "${names[i]}" "${commands[i]}")
-done
-DATE=$(date +%F)
-mkdir -p "$RECORD_DIR"
-RECORD=$RECORD_DIR/$DATE-scan.md
-[[ $MB = 300 ]] || RECORD=$RECORD_DIR/$DATE-scan-${MB}mb.md
-EXPORT=${RECORD%.md}.hyperfine
-say "timing ${#names[@]} commands, $RUNS runs each after $WARMUP warm-up"
-hyperfine -N -i --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$EXPORT.json" \
-    --export-markdown "$EXPORT.md" "${args[@]}" >&2
+time_commands scan
 
 # 6. Peak RSS, one more run each.
-declare -A MEDIAN RSS
+declare -A RSS
 for ((i = 0; i < ${#names[@]}; i++)); do
-    MEDIAN[${names[i]}]=$(jq ".results[$i].median" "$EXPORT.json")
     /usr/bin/time -v -o "$WORK/time" ${commands[i]} > /dev/null 2>&1 || true
     RSS[${names[i]}]=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time")
 done

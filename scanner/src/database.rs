@@ -289,6 +289,15 @@ impl Database {
         Database::from_sources(sources, ignored)
     }
 
+    /// [`Database::load`] of `paths`, or the embedded database when `paths` is empty (the configuration's
+    /// `definitions` unset).
+    ///
+    /// # Errors
+    /// As [`Database::load`].
+    pub fn load_or_embedded(paths: &[PathBuf]) -> Result<Database, LoadError> {
+        if paths.is_empty() { Database::embedded() } else { Database::load(paths) }
+    }
+
     /// Parses signature files and directories and reports every problem, without compiling.
     ///
     /// # Errors

@@ -141,7 +141,7 @@ impl LiveDefinitions {
             (Some(incoming), _) => return Err(UpdateError::NoDefinitionsDirectory { path: incoming.clone() }),
         };
         let loaded = stamps(&source.paths);
-        let database = load_database(&source.paths)?;
+        let database = Database::load_or_embedded(&source.paths)?;
         let engine = Arc::new(template.with_database(Arc::new(database)));
         Ok(LiveDefinitions {
             current: RwLock::new(engine),
@@ -197,7 +197,7 @@ impl LiveDefinitions {
             return Ok(UpdateOutcome::Unchanged);
         }
         let started = Instant::now();
-        let database = load_database(&self.source.paths)?;
+        let database = Database::load_or_embedded(&self.source.paths)?;
         let version = database.version().to_owned();
         self.swap(database);
         *loaded = now;
@@ -217,7 +217,7 @@ impl LiveDefinitions {
             definitions_files(directory)?.into_iter().filter(|path| !names.contains(&file_name(path))).collect();
         candidate.extend(arrived.iter().cloned());
         candidate.sort_by_key(|path| file_name(path));
-        let database = match load_database(&candidate) {
+        let database = match Database::load_or_embedded(&candidate) {
             Ok(database) => database,
             Err(error) => {
                 let unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
@@ -272,10 +272,6 @@ impl LiveDefinitions {
 /// The newest modification time among `files`.
 fn newest(files: &[FileStamp]) -> Option<SystemTime> {
     files.iter().filter_map(|(_, _, modified)| *modified).max()
-}
-
-fn load_database(paths: &[PathBuf]) -> Result<Database, LoadError> {
-    if paths.is_empty() { Database::embedded() } else { Database::load(paths) }
 }
 
 fn file_name(path: &Path) -> String {

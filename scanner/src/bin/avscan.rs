@@ -225,7 +225,7 @@ fn init_logging(settings: &Settings) -> Result<(), String> {
 }
 
 fn load_database(paths: &[PathBuf]) -> Result<Database, String> {
-    if paths.is_empty() { Database::embedded() } else { Database::load(paths) }.map_err(|error| error.to_string())
+    Database::load_or_embedded(paths).map_err(|error| error.to_string())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -341,11 +341,7 @@ fn version(
             incoming: settings.incoming_directory.clone(),
         };
         let live = scanner::live_update::LiveDefinitions::load(&template, source).map_err(|error| error.to_string())?;
-        serde_json::json!({
-            "engine": format!("avscan {}", scanner::VERSION),
-            "decomposer": decomposer::VERSION,
-            "definitions": live.status(),
-        })
+        scanner::daemon::version_report(&live.status())
     };
     let text = |key: &str| report[key].as_str().unwrap_or("?").to_owned();
     let definitions = &report["definitions"];

@@ -338,7 +338,9 @@ async fn prepare<R: Incoming>(request: &Request, input: &mut Input<R>, shared: &
         Command::Ping => text("PONG"),
         Command::Version => text(&super::version_text(&shared.live.status())),
         Command::VersionCommands => text(&super::version_commands_text(&super::version_text(&shared.live.status()))),
-        Command::JsonVersion => Work::Replies(vec![version_json(shared).into_bytes()]),
+        Command::JsonVersion => {
+            Work::Replies(vec![super::version_report(&shared.live.status()).to_string().into_bytes()])
+        }
         Command::Reload => {
             shared.reload();
             text("RELOADING")
@@ -385,16 +387,6 @@ async fn prepare<R: Incoming>(request: &Request, input: &mut Input<R>, shared: &
         }
         Command::IdSession | Command::End | Command::Unknown => text(UNKNOWN_COMMAND_TEXT),
     }
-}
-
-/// The JSONVERSION reply: engine, decomposer and definitions versions, and the definitions' state.
-fn version_json(shared: &Shared) -> String {
-    serde_json::json!({
-        "engine": format!("avscan {}", crate::VERSION),
-        "decomposer": decomposer::VERSION,
-        "definitions": shared.live.status(),
-    })
-    .to_string()
 }
 
 /// Serves one accepted connection; `slot` is its `max_connections` slot, given back when it ends.

@@ -69,6 +69,16 @@ pub fn version_text(status: &crate::live_update::DefinitionsStatus) -> String {
     }
 }
 
+/// The version report (JSONVERSION, `avscan version`): the engine's, the decomposer's and the definitions'
+/// version, with the definitions' state.
+pub fn version_report(status: &crate::live_update::DefinitionsStatus) -> serde_json::Value {
+    serde_json::json!({
+        "engine": format!("avscan {}", crate::VERSION),
+        "decomposer": decomposer::VERSION,
+        "definitions": status,
+    })
+}
+
 /// `Tue Jan  2 12:34:56 2024` for seconds since the Unix epoch (UTC), as C's `ctime` without its newline.
 pub fn ctime(unix_seconds: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
