@@ -1,4 +1,4 @@
-# Shared by peers.sh, scan-peers.sh and daemon-peers.sh: progress lines, installing the peers, and telling whether the code under
+# Shared by the peer scripts (peers.sh runs them all): progress lines, installing the peers, and telling whether the code under
 # test differs from the commit. Sourced, not run.
 
 say() { printf '== %s\n' "$*" >&2; }
@@ -21,20 +21,21 @@ install_missing() {
 # Whether the code under test has uncommitted changes.
 dirty() { [[ -n $(git status --porcelain -- decomposer scanner Cargo.toml Cargo.lock 2> /dev/null) ]]; }
 
-# time_commands KIND: times the commands of the arrays `names` and `commands` (one name each) with hyperfine,
-# $RUNS runs after $WARMUP warm-up, whole processes, exit statuses ignored (1 "infected" is expected). Sets
-# DATE, RECORD to $RECORD_DIR/$DATE-KIND.md ($DATE-KIND-<MB>mb.md when $MB is not 300) and EXPORT to hyperfine's
+# time_commands KIND [DEFAULT_MB]: times the commands of the arrays `names` and `commands` (one name each) with
+# hyperfine, $RUNS runs after $WARMUP warm-up, whole processes, exit statuses ignored (1 "infected" is expected).
+# Sets DATE, RECORD to $RECORD_DIR/$DATE-KIND.md ($DATE-KIND-<MB>mb.md when $MB is not DEFAULT_MB, by default
+# 300) and EXPORT to hyperfine's
 # exports beside it ($EXPORT.json and .md), and fills the associative array MEDIAN[name] with each median in
 # seconds.
 time_commands() {
-    local kind=$1 i args=()
+    local kind=$1 default_mb=${2:-300} i args=()
     for ((i = 0; i < ${#names[@]}; i++)); do
         args+=(-n "${names[i]}" "${commands[i]}")
     done
     mkdir -p "$RECORD_DIR"
     DATE=$(date +%F)
     RECORD=$RECORD_DIR/$DATE-$kind.md
-    [[ $MB = 300 ]] || RECORD=$RECORD_DIR/$DATE-$kind-${MB}mb.md
+    [[ $MB = "$default_mb" ]] || RECORD=$RECORD_DIR/$DATE-$kind-${MB}mb.md
     EXPORT=${RECORD%.md}.hyperfine
     say "timing ${#names[@]} commands, $RUNS runs each after $WARMUP warm-up"
     hyperfine -N -i --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$EXPORT.json" \
@@ -43,4 +44,18 @@ time_commands() {
     for ((i = 0; i < ${#names[@]}; i++)); do
         MEDIAN[${names[i]}]=$(jq ".results[$i].median" "$EXPORT.json")
     done
+}
+
+# summary_row AREA INPUT OURS PEER OURS_SECONDS PEER_SECONDS OURS_RSS_KIB PEER_RSS_KIB: one headline comparison
+# for benches/peers.sh, which sets SUMMARY to the file that collects them (tab-separated); nothing otherwise.
+summary_row() {
+    [[ -n ${SUMMARY:-} ]] || return 0
+    local IFS=$'\t'
+    echo "row$IFS$*" >> "$SUMMARY"
+}
+
+# summary_record PATH: tells benches/peers.sh (through SUMMARY) where this script wrote its record.
+summary_record() {
+    [[ -n ${SUMMARY:-} ]] || return 0
+    printf 'record\t%s\n' "$1" >> "$SUMMARY"
 }

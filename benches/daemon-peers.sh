@@ -60,7 +60,7 @@ CORPUS=$(key corpus)
 BYTES=$(key bytes)
 FILES=$(key files)
 NDB=$(awk -v n="$SIGS" '$1 == "sigs" && $2 == n { print $4 }' <<< "$INFO")
-[[ -n $NDB ]] || die "no signature set of $SIGS (the generator writes 1, 1000 and 10000)"
+[[ -n $NDB ]] || die "no signature set of $SIGS (the generator writes 1, 1000, 10000 and 100000)"
 EXPECTED=$(awk -v n="$SIGS" '$1 == "planted" && $2 < n { print $3 }' <<< "$INFO" | sort -u)
 
 WORK=$(mktemp -d)
@@ -165,6 +165,11 @@ time_commands daemon
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 declare -A RSS=([avscan]=$(hwm "$AVSCAN_PID") [clamd]=$(hwm "$CLAMD_PID"))
 
+summary_row "daemon, $CORES threads" "corpus, $MB MB, $SIGS sigs, clamdscan --stream" "avscan serve" "clamd" \
+    "${MEDIAN[avscan sequential]}" "${MEDIAN[clamd sequential]}" "${RSS[avscan]}" "${RSS[clamd]}"
+summary_row "daemon, $CORES threads" "corpus, $MB MB, $SIGS sigs, clamdscan --multiscan --stream" "avscan serve" "clamd" \
+    "${MEDIAN[avscan parallel]}" "${MEDIAN[clamd parallel]}" "${RSS[avscan]}" "${RSS[clamd]}"
+
 # 5. The record.
 ROWS=$WORK/rows.md
 : > "$ROWS"
@@ -206,3 +211,4 @@ COMMIT="$(git rev-parse --short HEAD 2> /dev/null || echo unknown)"
 } > "$RECORD"
 cat "$RECORD"
 say "record: $RECORD"
+summary_record "$RECORD"

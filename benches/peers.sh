@@ -1,166 +1,77 @@
 #!/usr/bin/env bash
-# The decomposer against one-level decompressors, on the same generated inputs, in one run.
+# Every peer comparison in one run, and the headline table: README.md links to its record.
 #
-#   benches/peers.sh                 # 100 MB of content (about 10 minutes with the build and the inputs)
-#   BENCH_MB=20 benches/peers.sh     # a quick check
-#   RUNS=10 WARMUP=2 benches/peers.sh
+#   benches/peers.sh                          # about 45 minutes on 2 cores once built
+#   RECORD_DIR=/tmp benches/peers.sh          # write the records somewhere else than benches/record/
+#   BENCH_MB=20 RUNS=2 benches/peers.sh       # a smoke test (every part at 20 MB)
 #
-# Installs its tools from Debian when missing, builds `avscan` and `gen-inputs` in release, generates (or
-# reuses) the inputs under target/bench-inputs/, checks once that every command writes (or extracts) what it
-# should, times each with hyperfine (whole process, warm page cache, output to /dev/null), measures peak RSS
-# with one extra run under /usr/bin/time, then prints a Markdown table and writes it with the machine's
-# description to benches/record/<date>-decompose.md (<date>-decompose-<MB>mb.md for another size).
+# Runs, one after the other, each script on its own generated inputs (seeded, nothing downloaded) and with
+# the signatures it names, every one checking first that ours and the peer do the same work:
+#
+#   decompress-peers.sh  avscan decompose against libdeflate-gunzip, gzip, pigz, bzip2, lbzip2, xz, 7zz, unzip,
+#                        bsdtar and tar on .tar, .tar.gz, .tar.bz2, .zip and .tar.xz (100 MB of content)
+#   scan-peers.sh        avscan scan --jobs 1 against clamscan, one core each (300 MB corpus of archives and
+#                        mail, 1 to 10,000 body signatures)
+#   daemon-peers.sh      avscan serve against clamd, every core, through clamdscan (the same corpus)
+#   matcher-peers.sh     avscan scan --jobs 1 against yara -p 1 on raw files (100 MB, 1,000 to 100,000 signatures)
+#   scaling.sh           threads, archive size 1 MB to 1 GB, signature count, with a plot
+#
+# Each writes its own record in $RECORD_DIR (see benches/README.md). Then this script prints the headline
+# rows of all (ours against each peer: medians, ratio, peak RSS) and writes them, with the machine, to
+# $RECORD_DIR/<date>-peers.md, which links the others. Installing the peers (Debian) is left to each script.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-MB=${BENCH_MB:-100}
-RUNS=${RUNS:-5}
-WARMUP=${WARMUP:-1}
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-[[ $TARGET = /* ]] || TARGET=$ROOT/$TARGET
+RECORD_DIR=${RECORD_DIR:-$ROOT/benches/record}
+export RECORD_DIR
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-# 1. Tools (Debian package names).
-install_missing libdeflate-gunzip:libdeflate-tools 7zz:7zip hyperfine:hyperfine gzip:gzip pigz:pigz \
-    xz:xz-utils unzip:unzip bsdtar:libarchive-tools jq:jq /usr/bin/time:time
+SUMMARY=$(mktemp)
+export SUMMARY
+trap 'rm -f "$SUMMARY"' EXIT
+STARTED=$(date +%s)
+DIRTY_AT_START=no
+dirty && DIRTY_AT_START=yes
+for script in decompress-peers scan-peers daemon-peers matcher-peers scaling; do
+    say "$script.sh"
+    "$ROOT/benches/$script.sh"
+done
+MINUTES=$(((($(date +%s) - STARTED) + 59) / 60))
 
-# 2. Our binaries (noting whether the code under test differs from the commit, now and at the end).
-DIRTY_AT_BUILD=no
-dirty && DIRTY_AT_BUILD=yes
-say "building avscan and gen-inputs (release)"
-cargo build --release --quiet -p scanner --bin avscan -p benches --bin gen-inputs
-AVSCAN=$TARGET/release/avscan
-
-# 3. Inputs: lines of `format path compressed_bytes output_bytes all_levels_bytes`.
-say "inputs of $MB MB of content"
-INPUTS=$(BENCH_MB=$MB "$TARGET/release/gen-inputs")
-DIR=$(dirname "$(awk 'NR == 1 { print $2 }' <<< "$INPUTS")")
-field() { awk -v f="$1" -v k="$2" '$1 == f { print $k }' <<< "$INPUTS"; }
-
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-# avscan keeps its default memory policy (children over 8 MiB spill to an unnamed temporary file) and gets
-# limits that cut nothing (the CLI's largest cumulative size without the override is 2 GiB).
-OURS="$AVSCAN decompose --max-extract-size 4294967294 --max-cumulative-extract-size 2147483648 --max-extract-time 0 --max-file-count 0"
-# The same with CSAPI prefer_mem: children stay in RAM, and deflate streams whose size is declared are
-# inflated in one call by libdeflate.
-OURS_MEM="$OURS --prefer-mem"
-
-ROWS=$WORK/rows.md
-: > "$ROWS"
-
-# bench FORMAT NAME COMMAND [NAME COMMAND]...: the first two commands are ours (default, prefer_mem).
-bench() {
-    local format=$1
-    shift
-    local file output all_levels
-    file=$(field "$format" 2)
-    output=$(field "$format" 4)
-    all_levels=$(field "$format" 5)
-    local names=() commands=() args=()
-    while (($#)); do
-        names+=("$1")
-        commands+=("$2 $file")
-        shift 2
-    done
-    # Check once that each command really does the work: ours extracts everything with no code, the
-    # peers write exactly the decompressed output.
-    local tree ours
-    for ours in "$OURS" "$OURS_MEM"; do
-        tree=$($ours "$file")
-        if grep -q '^  ! ' <<< "$tree" || ! grep -q " and $all_levels bytes extracted" <<< "$tree"; then
-            echo "peers.sh: $ours did not extract all $all_levels bytes of $file:" >&2
-            grep -E '^(  !|=)' <<< "$tree" >&2
-            exit 1
-        fi
-    done
-    local i written
-    for ((i = 2; i < ${#names[@]}; i++)); do
-        written=$(${commands[i]} | wc -c)
-        if [[ $written != "$output" ]]; then
-            echo "peers.sh: ${names[i]} wrote $written bytes of $file, not $output" >&2
-            exit 1
-        fi
-    done
-    say "timing $format: ${names[*]}"
-    for ((i = 0; i < ${#names[@]}; i++)); do
-        args+=(-n "${names[i]}" "${commands[i]}")
-    done
-    hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$WORK/$format.json" "${args[@]}" >&2
-    local ours_median ours_mem_median rss median cpu
-    ours_median=$(jq '.results[0].median' "$WORK/$format.json")
-    ours_mem_median=$(jq '.results[1].median' "$WORK/$format.json")
-    for ((i = 0; i < ${#names[@]}; i++)); do
-        /usr/bin/time -f %M -o "$WORK/rss" ${commands[i]} > /dev/null
-        rss=$(tail -n 1 "$WORK/rss")
-        median=$(jq ".results[$i].median" "$WORK/$format.json")
-        cpu=$(jq ".results[$i] | .user + .system" "$WORK/$format.json")
-        awk -v f="$format" -v n="${names[i]}" -v m="$median" -v o="$ours_median" -v p="$ours_mem_median" \
-            -v b="$output" -v c="$cpu" -v r="$rss" 'BEGIN {
-                printf "| %s | %s | %.3f | %.0f | %.2f | %.2f | %.2f | %.0f |\n", f, n, m, b / 1e6 / m,
-                    o / m, p / m, c, r / 1024
-            }' >> "$ROWS"
-    done
-}
-
-bench tar.gz "ours (avscan decompose)" "$OURS" \
-    "ours, prefer_mem" "$OURS_MEM" \
-    "libdeflate-gunzip -c" "libdeflate-gunzip -c" \
-    "gzip -dc" "gzip -dc" \
-    "pigz -dc" "pigz -dc" \
-    "7zz x -so" "7zz x -so"
-bench zip "ours (avscan decompose)" "$OURS" \
-    "ours, prefer_mem" "$OURS_MEM" \
-    "7zz x -so" "7zz x -so" \
-    "unzip -p" "unzip -p" \
-    "bsdtar -xOf" "bsdtar -xOf"
-bench tar.xz "ours (avscan decompose)" "$OURS" \
-    "ours, prefer_mem" "$OURS_MEM" \
-    "xz -dc" "xz -dc" \
-    "7zz x -so" "7zz x -so"
-
-# 4. The record.
 DATE=$(date +%F)
-mkdir -p benches/record
-RECORD=benches/record/$DATE-decompose.md
-[[ $MB = 100 ]] || RECORD=benches/record/$DATE-decompose-${MB}mb.md
+mkdir -p "$RECORD_DIR"
+RECORD=$RECORD_DIR/$DATE-peers.md
 commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
-if [[ $DIRTY_AT_BUILD = yes ]] || dirty; then
+if [[ $DIRTY_AT_START = yes ]] || dirty; then
     commit="$commit (with uncommitted changes in decomposer/, scanner/ or the workspace manifest)"
 fi
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 {
-    echo "# Decomposition throughput against peers, $DATE"
+    echo "# avscan against its peers, $DATE"
+    echo
+    echo "Written by \`benches/peers.sh\` in $MINUTES minutes${BENCH_MB:+ (BENCH_MB=$BENCH_MB)}."
     echo
     echo "- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores," \
-        "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
-        "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+        "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
+        "$(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r); load average at the end:" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- $(rustc --version), commit $commit"
-    echo "- Peers: libdeflate-gunzip $(libdeflate-gunzip -V 2>&1 | head -n 1 | grep -o "v[0-9.]*"); $(gzip --version | head -n 1); $(pigz --version 2>&1);" \
-        "$(xz --version | head -n 1); $(7zz | sed -n 2p | cut -d: -f1 | xargs); $(unzip -v | head -n 1 | cut -d, -f1);" \
-        "$(bsdtar --version | cut -d' ' -f1-2); $(hyperfine --version)"
-    echo "- Inputs (\`gen-inputs\`, seed fixed, generator $(sed -n 's/^generator //p' "$DIR/manifest.txt")):" \
-        "$(sed -n 's/^members //p' "$DIR/manifest.txt") members, $MB MB of content" \
-        "(logs, CSV, prose, binary records, executable-like); tar $(sed -n 's/^tar_bytes //p' "$DIR/manifest.txt") bytes;" \
-        "data.tar.gz $(field tar.gz 3) bytes (gzip -6, $(ratio "$(field tar.gz 4)" "$(field tar.gz 3)"):1)," \
-        "data.zip $(field zip 3) bytes (deflate -6, $(ratio "$(field zip 4)" "$(field zip 3)"):1)," \
-        "data.tar.xz $(field tar.xz 3) bytes (xz -6, one block, $(ratio "$(field tar.xz 4)" "$(field tar.xz 3)"):1)"
-    echo "- Method: hyperfine, median of $RUNS whole-process runs after $WARMUP warm-up, warm page cache, output" \
-        "to /dev/null. MB/s is MB (10^6 bytes) of decompressed output per second: the tar for .tar.gz and" \
-        ".tar.xz, the members' contents for .zip, which is what each peer writes. \"ours/theirs\" is our median" \
-        "time over theirs (default policy, then prefer_mem): above 1 we are slower. CPU s is user + system (mean), which shows the peers that use" \
-        "more than one thread. Peak RSS is from one more run under /usr/bin/time."
-    echo "- Ours does more than the peers: it also splits the tar into its members and hands each to the sink" \
-        "(here avscan's tree printer). With its default memory policy a child over 8 MiB (the whole tar of a" \
-        ".tar.gz or .tar.xz) is spilled to an unnamed temporary file in \$TMPDIR and read back, and only" \
-        "deflate outputs up to 8 MiB are inflated whole by libdeflate; with prefer_mem children stay in RAM and" \
-        "every deflate stream of declared size (gzip ISIZE, zip entry size) within the limits is inflated whole."
-    echo "- Other work may have shared the 2 cores during the run: treat differences under about 10 % as noise."
+    echo "- Each row is one comparison of a part's record (linked below), where the method, the inputs, the" \
+        "exact commands and the check that both sides did the same work are written out. Times are hyperfine" \
+        "medians of whole processes (the daemons: of whole clamdscan runs, daemons already up)." \
+        "**ours/theirs is our median time over the peer's: below 1 we are faster.** Peak RSS is of one more run" \
+        "(the daemons: VmHWM after all runs)."
+    echo "- Other work may have shared the cores during the run: treat differences under about 10 % as noise."
     echo
-    echo "| input | tool | median s | MB/s out | ours/theirs (time) | ours prefer_mem/theirs | CPU s | peak RSS MiB |"
-    echo "|---|---|---|---|---|---|---|---|"
-    cat "$ROWS"
+    echo "| what | input | ours | peer | ours s | peer s | ours/theirs (time) | ours peak RSS MiB | peer peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    awk -F'\t' '$1 == "row" {
+        printf "| %s | %s | %s | %s | %.3f | %.3f | %.2f | %.0f | %.0f |\n", $2, $3, $4, $5, $6, $7, $6 / $7, $8 / 1024, $9 / 1024
+    }' "$SUMMARY"
+    echo
+    echo "Records of this run:"
+    echo
+    awk -F'\t' '$1 == "record" { n = split($2, parts, "/"); printf "- [%s](%s)\n", parts[n], parts[n] }' "$SUMMARY"
 } > "$RECORD"
 cat "$RECORD"
 say "written to $RECORD"

@@ -75,7 +75,7 @@ ARCHIVE_FILES=$((FILES - MAIL_FILES))
 sig_dir() { awk -v n="$1" '$1 == "sigs" && $2 == n { print $3 }' <<< "$INFO"; }
 sig_ndb() { awk -v n="$1" '$1 == "sigs" && $2 == n { print $4 }' <<< "$INFO"; }
 for n in $SIGS; do
-    [[ -n $(sig_ndb "$n") ]] || die "no signature set of $n (the generator writes 1, 1000 and 10000)"
+    [[ -n $(sig_ndb "$n") ]] || die "no signature set of $n (the generator writes 1, 1000, 10000 and 100000)"
 done
 # The (file, signature) pairs an engine loaded with the first N signatures must report, sorted.
 expected() { awk -v n="$1" '$1 == "planted" && $2 < n { print $3, "Bench.Sig-" $2 }' <<< "$INFO" | sort -u; }
@@ -148,6 +148,14 @@ declare -A RSS
 for ((i = 0; i < ${#names[@]}; i++)); do
     /usr/bin/time -v -o "$WORK/time" ${commands[i]} > /dev/null 2>&1 || true
     RSS[${names[i]}]=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time")
+done
+
+for target in all archives; do
+    for n in $SIGS; do
+        summary_row "scan, one core" "$([[ $target = all ]] && echo "corpus" || echo "corpus without mail"), $MB MB, $n sigs" \
+            "avscan scan --jobs 1" "clamscan" "${MEDIAN[ours $target $n]}" "${MEDIAN[theirs $target $n]}" \
+            "${RSS[ours $target $n]}" "${RSS[theirs $target $n]}"
+    done
 done
 
 # 7. The record.
@@ -254,3 +262,4 @@ MAIL_PART_BYTES=$((${PART_BYTES[$CORPUS]} - ${PART_BYTES[$ARCHIVES]}))
 } > "$RECORD"
 cat "$RECORD"
 say "written to $RECORD"
+summary_record "$RECORD"

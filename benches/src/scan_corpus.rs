@@ -53,7 +53,7 @@ pub const SCAN_SEED: u64 = 0x5ca0_c0de_0b0d_1e55;
 /// The seed of the signature sequence.
 pub const SIGNATURE_SEED: u64 = 0x0051_9a7e_5eed_0001;
 /// The signature sets written beside the corpus (`sigs-<N>/bench.ndb`).
-pub const SIGNATURE_SETS: [usize; 3] = [1, 1_000, 10_000];
+pub const SIGNATURE_SETS: [usize; 4] = [1, 1_000, 10_000, 100_000];
 /// Signature lengths, in bytes (inclusive).
 pub const SIGNATURE_LEN: (usize, usize) = (16, 32);
 

@@ -47,6 +47,11 @@ impl HashAlgorithm {
 pub struct AlgorithmSet(u8);
 
 impl AlgorithmSet {
+    /// The set of one algorithm.
+    pub fn only(algorithm: HashAlgorithm) -> AlgorithmSet {
+        AlgorithmSet(algorithm.bit())
+    }
+
     /// Whether no algorithm is needed (the common case: the part is not hashed).
     pub fn is_empty(self) -> bool {
         self.0 == 0

@@ -1,5 +1,5 @@
 //! `gen-scan-corpus [DIR]`: writes (or finds, already written) the whole-scan corpus of about `BENCH_MB` MB on
-//! disk (default 300, the size) and the signature sets `sigs-1`, `sigs-1000`, `sigs-10000` into DIR
+//! disk (default 300, the size) and the signature sets `sigs-1`, `sigs-1000`, `sigs-10000`, `sigs-100000` into DIR
 //! (default `target/bench-inputs/scan-v<N>-<MB>mb`), then prints what `scan-peers.sh` needs, one `key value`
 //! line each:
 //!
