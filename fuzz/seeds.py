@@ -14,6 +14,7 @@ Files that the script does not write (regressions, inputs added by hand) are lef
 """
 
 import base64
+import binascii
 import bz2
 import gzip
 import io
@@ -493,6 +494,47 @@ def mixed(parts, boundary=b"=_b", **options):
                 multipart(boundary, parts, **options))
 
 
+def uuencode(name, data):
+    """A uuencoded block: `begin 644 NAME`, lines of 45 bytes, the empty line and `end`."""
+    lines = [b"begin 644 " + name + b"\r\n"]
+    for start in range(0, len(data), 45):
+        lines.append(binascii.b2a_uu(data[start:start + 45]).rstrip(b"\n") + b"\r\n")
+    return b"".join(lines) + b"`\r\nend\r\n"
+
+
+BINHEX_ALPHABET = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr"
+
+
+def crc16_xmodem(data):
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def binhex(name, data, resource=b""):
+    """A BinHex 4.0 block (RFC 1741): the marker line, then `:`, the header and both forks each with its
+    CRC-16/XMODEM, 0x90 escaped (no runs compressed), six bits a character in lines of 64, and `:`."""
+    header = bytes([len(name)]) + name + b"\x00" + b"TEXTttxt" + b"\x00\x00" + struct.pack(">II", len(data), len(resource))
+    stream = b""
+    for block in (header, data, resource):
+        stream += block + struct.pack(">H", crc16_xmodem(block))
+    stream = stream.replace(b"\x90", b"\x90\x00")
+    bits, count, chars = 0, 0, bytearray()
+    for byte in stream:
+        bits, count = (bits << 8) | byte, count + 8
+        while count >= 6:
+            count -= 6
+            chars.append(BINHEX_ALPHABET[(bits >> count) & 0x3F])
+    if count:
+        chars.append(BINHEX_ALPHABET[(bits << (6 - count)) & 0x3F])
+    encoded = b":" + bytes(chars) + b":"
+    lines = [encoded[i:i + 64] for i in range(0, len(encoded), 64)]
+    return b"(This file must be converted with BinHex 4.0)\r\n" + b"\r\n".join(lines) + b"\r\n"
+
+
 def mime_seeds():
     text = mime_entity([b"Content-Type: text/plain; charset=utf-8", b"Content-Transfer-Encoding: quoted-printable"],
                        quopri.encodestring("caf\u00e9 = cr\u00e8me, a long line ".encode() * 4))
@@ -506,6 +548,11 @@ def mime_seeds():
     for _ in range(3):
         forwarded = mail([b"Content-Type: message/rfc822"], forwarded)
     envelope = b"From alice@example.com Mon Jan  1 00:00:00 2024\r\n"
+    # One character of the data fork changed: the fork fails its CRC.
+    bad_crc_binhex = bytearray(binhex(b"c.txt", TEXT[:50]))
+    at = bad_crc_binhex.index(b":") + 40
+    bad_crc_binhex[at] = ord("!") if bad_crc_binhex[at] != ord("!") else ord("#")
+    bad_crc_binhex = bytes(bad_crc_binhex)
     return {
         "plain.eml": mail([b"Content-Type: text/plain"], TEXT[:200]),
         "quoted-printable.eml": mail([], b"")[:-2] + text,
@@ -531,6 +578,19 @@ def mime_seeds():
         "mbox.mbox": envelope + mail([b"Content-Type: text/plain"], b"one\r\n>From quoted\r\n\r\n")
                      + envelope + mixed([attachment(b"d.bin", b"two")]),
         "dot-stuffed.eml": mixed([mime_entity([b"Content-Type: text/plain"], b"..dot\r\n")]) + b".\r\n",
+        "uuencode-in-text.eml": mixed([mime_entity([b"Content-Type: text/plain"],
+                                                   b"see below\r\n" + uuencode(b"a.zip", small_zip) + b"bye\r\n")]),
+        "uuencode-part.eml": mixed([mime_entity([b"Content-Transfer-Encoding: x-uuencode"],
+                                                uuencode(b"b.bin", bytes(range(200))))]),
+        "uuencode-no-end.eml": mail([b"Content-Type: text/plain"], uuencode(b"c.txt", TEXT[:100])[:-6]),
+        "binhex-in-text.eml": mixed([mime_entity([b"Content-Type: text/plain"],
+                                                 b"hqx:\r\n" + binhex(b"a.zip", small_zip))]),
+        "binhex-part.eml": mixed([mime_entity([b"Content-Type: application/mac-binhex40"],
+                                              binhex(b"b.bin", bytes(range(256)) + b"\x90" * 5, b"rsrc"))]),
+        "binhex-bad-crc.eml": mail([b"Content-Type: application/mac-binhex40"], bad_crc_binhex),
+        "html-data-uri.eml": mixed([mime_entity([b"Content-Type: text/html"],
+                                                b"<img src=\"data:application/zip;base64," + b64(small_zip).replace(b"\r\n", b"")
+                                                + b"\"><a href='DATA:text/plain;base64,aGVsbG8='>x</a>\r\n")]),
     }
 
 
@@ -631,6 +691,13 @@ DICTIONARIES = {
         ("envelope", b"From a@b Mon Jan  1 00:00:00 2024\r\n", "mbox separator"),
         ("from_quoted", b">From ", "mboxrd quoted line"),
         ("subject", b"Subject: ", "mail field"),
+        ("uu_begin", b"begin 644 ", "uuencoded block"),
+        ("uu_end", b"`\r\nend\r\n", "end of a uuencoded block"),
+        ("uu_encoding", b"x-uuencode", "transfer encoding"),
+        ("binhex_marker", b"(This file must be converted with BinHex 4.0)", "BinHex 4.0 block"),
+        ("binhex_type", b"application/mac-binhex40", "BinHex part"),
+        ("data_uri", b"data:application/octet-stream;base64,", "data: URI in HTML"),
+        ("html", b"text/html", "HTML part"),
     ],
 }
 DICTIONARIES["walk"] = [
