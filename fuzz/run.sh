@@ -9,6 +9,8 @@
 # leaves its input under fuzz/artifacts/<target>/ and its log under fuzz/target/fuzz-logs/, and makes the
 # script exit non-zero after the remaining targets have run. One target runs at a time, on one core.
 # The build is ASan's (common.sh); FUZZ_SANITIZER=none fuzz/run.sh 300 runs the faster sanitizer-free one.
+# Each target's run is appended to fuzz/hours.tsv (time, target, seconds, executions, ok or crash, commit):
+# commit it, so that the time each target has had adds up across sessions.
 # Extra libFuzzer flags: FUZZ_ARGS="-max_len=65536" fuzz/run.sh 60.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -59,6 +61,10 @@ for target in "${targets[@]}"; do
         first="${new_artifacts%%$'\n'*}"
         result="CRASH (${kind:-exit $status}): $count new input(s) in artifacts/$target/, ${first:-$written}"
     fi
+    # The ledger of fuzzing time, committed: how many minutes each target has had (fuzz/README.md).
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$elapsed" "${execs:-?}" \
+        "$([[ $result = ok ]] && echo ok || echo crash)" "$(git -C "$FUZZ_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+        >>"$FUZZ_DIR/hours.tsv"
     summary+=("$(printf "$row" "$target" "${elapsed}s" "${execs:-?}" "${rate:-?}/s" "${rss:-?} MB" \
         "${cov:-?}" "$(find "$work" -type f | wc -l)" "$result")")
     echo "    ${summary[-1]}"
