@@ -116,9 +116,10 @@ pub struct DatabaseInfo {
     pub hash: KindStats,
     /// PE section hash signatures (`.mdb`, `.msb`): loaded, not matched (no PE section parser yet).
     pub section_hash: KindStats,
-    /// Body signatures (`.ndb`).
+    /// Body signatures (`.ndb`). Their memory includes the prefilter over every anchor, which the logical
+    /// signatures' subsignatures use too.
     pub body: KindStats,
-    /// Logical signatures (`.ldb`).
+    /// Logical signatures (`.ldb`): their entries, expressions and compiled subsignatures.
     pub logical: KindStats,
     /// Allow-list hashes (`.fp`, `.sfp`).
     pub allow: KindStats,
@@ -329,8 +330,13 @@ impl Database {
         let body = BodyMatcher::new(patterns).map_err(|error| LoadError::Compile(error.to_string()))?;
         info.hash.memory = hashes.heap_bytes() as u64;
         info.allow.memory = allowed.heap_bytes() as u64;
-        info.body.memory = body.prefilter_heap_bytes() as u64;
-        info.names_memory = names.heap_bytes() as u64;
+        let (body_memory, logical_patterns_memory) = body.heap_bytes_by_owner();
+        info.body.memory = (body_memory + body_names.capacity() * size_of::<NameId>()) as u64;
+        info.logical.memory = (logical_patterns_memory
+            + logical.capacity() * size_of::<LogicalEntry>()
+            + logical.iter().map(|entry| entry.expression.heap_bytes()).sum::<usize>())
+            as u64;
+        info.names_memory = (names.heap_bytes() + unofficial.capacity() * size_of::<u64>()) as u64;
         info.load_time = started.elapsed();
         Ok(Database { names, hashes, allowed, body, body_names, logical, unofficial, info })
     }

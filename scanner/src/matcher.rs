@@ -186,9 +186,19 @@ impl BodyMatcher {
         &self.patterns
     }
 
-    /// Bytes of memory held by the prefilter.
-    pub fn prefilter_heap_bytes(&self) -> usize {
-        self.literals.heap_bytes()
+    /// Bytes of heap held, split by whom the patterns report to: `(body, logical)`. Each pattern counts with
+    /// its owner; the prefilter and the anchor table serve both and count with the body signatures.
+    pub fn heap_bytes_by_owner(&self) -> (usize, usize) {
+        let shared = self.literals.heap_bytes()
+            + self.anchors.capacity() * size_of::<(u32, u16)>()
+            + (self.patterns.capacity() - self.patterns.len()) * size_of::<CompiledPattern>();
+        self.patterns.iter().fold((shared, 0), |(body, logical), compiled| {
+            let bytes = size_of::<CompiledPattern>() + compiled.pattern.heap_bytes();
+            match compiled.owner {
+                PatternOwner::Body(_) => (body + bytes, logical),
+                PatternOwner::Logical { .. } => (body, logical + bytes),
+            }
+        })
     }
 
     /// Searches a part held whole in RAM. `found` gets every whole-pattern match; returning `Break` stops.

@@ -151,3 +151,32 @@ fn a_fixed_run_longer_than_an_anchor_loads_and_matches_whole() {
     changed[7 + 280] ^= 1;
     assert_eq!(engine.scan_bytes("changed", &changed).status, Status::Clean);
 }
+
+#[test]
+fn memory_is_reported_per_kind_and_grows_with_that_kind_alone() {
+    let ldb = |n: usize| {
+        (0..n).map(|i| format!("Test.Logical-{i};Target:0;(0&1);41424344{i:08x};45464748\n")).collect::<String>()
+    };
+    let ndb = |n: usize| (0..n).map(|i| format!("Test.Body-{i}:0:*:6162636465{i:08x}\n")).collect::<String>();
+    let load = |body: usize, logical: usize| {
+        let dir = dir_with(&[("a.ndb", ndb(body).as_bytes()), ("a.ldb", ldb(logical).as_bytes())]);
+        Database::load(&[dir.path().to_path_buf()]).unwrap().info().clone()
+    };
+    let small = load(10, 10);
+    assert_eq!((small.body.count, small.logical.count), (10, 10));
+    assert!(small.body.memory > 0 && small.logical.memory > 0 && small.names_memory > 0, "{small:?}");
+    assert!(small.hash.memory < 64, "no hash signature, an empty store: {small:?}");
+    assert_eq!(
+        small.memory(),
+        small.hash.memory + small.body.memory + small.logical.memory + small.allow.memory + small.names_memory
+    );
+    // A thousand more logical signatures: at least an entry, an expression and two patterns each, under
+    // logical; the body signatures' own memory does not move.
+    let more_logical = load(10, 1010);
+    assert!(more_logical.logical.memory > small.logical.memory + 1000 * 100, "{more_logical:?}");
+    assert_eq!(more_logical.hash.memory, small.hash.memory);
+    // A thousand more body signatures: under body; the logical signatures' memory is the same to the byte.
+    let more_body = load(1010, 10);
+    assert!(more_body.body.memory > small.body.memory + 1000 * 50, "{more_body:?}");
+    assert_eq!(more_body.logical.memory, small.logical.memory);
+}

@@ -79,6 +79,13 @@ pub struct Pattern {
 }
 
 impl Pattern {
+    /// Bytes of heap the pattern holds: its segments and gaps (not counting the pattern itself).
+    pub fn heap_bytes(&self) -> usize {
+        self.segments.capacity() * size_of::<Segment>()
+            + self.segments.iter().map(Segment::heap_bytes).sum::<usize>()
+            + self.gaps.capacity() * size_of::<Gap>()
+    }
+
     /// The shortest text a match can span.
     pub fn min_len(&self) -> u64 {
         let segments = self.segments.iter().map(|segment| segment.min_len() as u64);

@@ -188,6 +188,17 @@ struct Outcome {
 const FALSE: Outcome = Outcome { holds: false, count: 0, identities: 0 };
 
 impl Expression {
+    /// Bytes of heap the expression's operands hold (not counting the expression itself).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Expression::Subsignature { .. } => 0,
+            Expression::All { operands, .. } | Expression::Any { operands, .. } => {
+                operands.capacity() * size_of::<Expression>()
+                    + operands.iter().map(Expression::heap_bytes).sum::<usize>()
+            }
+        }
+    }
+
     /// Whether the expression holds, given how many times each subsignature matched in the part (`counts[i]`
     /// for subsignature `i`; indexes beyond `counts` count as 0). ClamAV counts a subsignature once per distinct
     /// start offset, in increasing order.

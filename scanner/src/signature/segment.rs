@@ -174,6 +174,25 @@ pub(crate) enum Token {
 }
 
 impl Token {
+    /// Bytes of heap the token holds (not counting the token itself).
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Token::Alternation(branches) => {
+                branches.capacity() * size_of::<Vec<Token>>()
+                    + branches
+                        .iter()
+                        .map(|branch| {
+                            tokens_heap_bytes(branch) + (branch.capacity() - branch.len()) * size_of::<Token>()
+                        })
+                        .sum::<usize>()
+            }
+            Token::NegatedStrings { strings, .. } => {
+                strings.capacity() * size_of::<Vec<u8>>() + strings.iter().map(Vec::capacity).sum::<usize>()
+            }
+            Token::Literal(_) | Token::LiteralNoCase(_) | Token::Class(_) | Token::Gap { .. } | Token::Assert(_) => 0,
+        }
+    }
+
     fn min_len(&self) -> usize {
         match self {
             Token::Literal(_) | Token::LiteralNoCase(_) | Token::Class(_) => 1,
@@ -253,7 +272,20 @@ pub struct Segment {
     max_len: usize,
 }
 
+/// Bytes of heap a sequence of tokens holds: the tokens and what each holds.
+fn tokens_heap_bytes(tokens: &[Token]) -> usize {
+    size_of_val(tokens) + tokens.iter().map(Token::heap_bytes).sum::<usize>()
+}
+
 impl Segment {
+    /// Bytes of heap the segment holds (not counting the segment itself).
+    pub fn heap_bytes(&self) -> usize {
+        tokens_heap_bytes(&self.left)
+            + tokens_heap_bytes(&self.right)
+            + self.anchor.len()
+            + self.anchor_byte_nocase.len()
+    }
+
     /// Builds a segment from its tokens, choosing the anchor: the longest run of fixed bytes at the top level
     /// (at most the prefilter's [`MAX_LITERAL_LEN`] bytes: a longer run is cut, its rest verified like any
     /// token right of the anchor); on a tie, the run with more bytes other than 00, FF, 20 and 90; then the
