@@ -100,6 +100,14 @@ pub struct KindStats {
     pub count: u64,
     /// Bytes of memory the kind's compiled form holds.
     pub memory: u64,
+    /// Time spent reading the kind's lines and building its part of the database (for body signatures, the
+    /// one matcher compiled for body and logical patterns together), in milliseconds in JSON.
+    #[serde(rename = "load_ms", serialize_with = "serialize_millis")]
+    pub load_time: Duration,
+}
+
+fn serialize_millis<S: serde::Serializer>(time: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(time.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What a loaded database holds.
@@ -180,7 +188,13 @@ impl fmt::Display for DatabaseInfo {
             ("logical", &self.logical),
             ("allow-list", &self.allow),
         ] {
-            writeln!(f, "{kind}: {} signatures, {:.2} MiB", stats.count, mib(stats.memory))?;
+            writeln!(
+                f,
+                "{kind}: {} signatures, {:.2} MiB, {} ms",
+                stats.count,
+                mib(stats.memory),
+                stats.load_time.as_millis()
+            )?;
         }
         writeln!(f, "names: {:.2} MiB", mib(self.names_memory))?;
         writeln!(f, "not matched (see avscan db check): {}", self.unsupported.len())?;
@@ -325,9 +339,15 @@ impl Database {
         let Parsed { names, hashes, allowed, patterns, body_names, logical, mut unofficial, .. } = parsed;
         unofficial.shrink_to_fit();
         let names = names.finish();
+        let hashes_started = Instant::now();
         let hashes = hashes.finish();
+        info.hash.load_time += hashes_started.elapsed();
+        let allowed_started = Instant::now();
         let allowed = allowed.finish();
+        info.allow.load_time += allowed_started.elapsed();
+        let body_started = Instant::now();
         let body = BodyMatcher::new(patterns).map_err(|error| LoadError::Compile(error.to_string()))?;
+        info.body.load_time += body_started.elapsed();
         info.hash.memory = hashes.heap_bytes() as u64;
         info.allow.memory = allowed.heap_bytes() as u64;
         let (body_memory, logical_patterns_memory) = body.heap_bytes_by_owner();
@@ -700,7 +720,22 @@ fn parse_sources(sources: &[Source]) -> Parsed {
     parsed.counts.ignored_names = ignored.len() as u64;
     for source in sources {
         parsed.official_source = source.official;
+        let started = Instant::now();
         parse_source(source, &ignored, &mut parsed);
+        let elapsed = started.elapsed();
+        let stats = match source.kind.and_then(FileKind::syntax) {
+            Some(Syntax::Hash(HashKind::PeSection)) => Some(&mut parsed.counts.section_hash),
+            Some(Syntax::Hash(HashKind::File)) if source.kind.is_some_and(FileKind::is_allow_list) => {
+                Some(&mut parsed.counts.allow)
+            }
+            Some(Syntax::Hash(HashKind::File)) => Some(&mut parsed.counts.hash),
+            Some(Syntax::Body) => Some(&mut parsed.counts.body),
+            Some(Syntax::Logical) => Some(&mut parsed.counts.logical),
+            Some(Syntax::Ignore) | None => None,
+        };
+        if let Some(stats) = stats {
+            stats.load_time += elapsed;
+        }
     }
     parsed.counts.version = definitions_version(sources);
     parsed

@@ -179,4 +179,7 @@ fn memory_is_reported_per_kind_and_grows_with_that_kind_alone() {
     let more_body = load(1010, 10);
     assert!(more_body.body.memory > small.body.memory + 1000 * 50, "{more_body:?}");
     assert_eq!(more_body.logical.memory, small.logical.memory);
+    // Each kind's load time is its own: no hash file, no hash time beyond sorting an empty store.
+    assert!(more_logical.logical.load_time > more_logical.hash.load_time, "{more_logical:?}");
+    assert!(more_body.body.load_time > std::time::Duration::ZERO);
 }
