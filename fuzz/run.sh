@@ -9,7 +9,8 @@
 # leaves its input under fuzz/artifacts/<target>/ and its log under fuzz/target/fuzz-logs/, and makes the
 # script exit non-zero after the remaining targets have run. One target runs at a time, on one core.
 # The build is ASan's (common.sh); FUZZ_SANITIZER=none fuzz/run.sh 300 runs the faster sanitizer-free one.
-# Each target's run is appended to fuzz/hours.tsv (time, target, seconds, executions, ok or crash, commit):
+# Each target's run is appended to fuzz/hours.tsv (end time, target, seconds, executions, ok or crash, the
+# commit when it started):
 # commit it, so that the time each target has had adds up across sessions.
 # Extra libFuzzer flags: FUZZ_ARGS="-max_len=65536" fuzz/run.sh 60.
 set -euo pipefail
@@ -37,6 +38,7 @@ for target in "${targets[@]}"; do
     mkdir -p "$FUZZ_DIR/artifacts/$target"
     before=$(find "$FUZZ_DIR/artifacts/$target" -type f | sort)
     start=$(date +%s)
+    commit=$(git -C "$FUZZ_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
     status=0
     run_target "$target" -dict="$FUZZ_DIR/dict/$target.dict" -max_total_time="$seconds" -max_len=16384 \
         "${LIMIT_ARGS[@]}" -print_final_stats=1 "${extra_args[@]}" "$work" "${dirs[@]}" >"$log" 2>&1 || status=$?
@@ -63,7 +65,7 @@ for target in "${targets[@]}"; do
     fi
     # The ledger of fuzzing time, committed: how many minutes each target has had (fuzz/README.md).
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$elapsed" "${execs:-?}" \
-        "$([[ $result = ok ]] && echo ok || echo crash)" "$(git -C "$FUZZ_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+        "$([[ $result = ok ]] && echo ok || echo crash)" "$commit" \
         >>"$FUZZ_DIR/hours.tsv"
     summary+=("$(printf "$row" "$target" "${elapsed}s" "${execs:-?}" "${rate:-?}/s" "${rss:-?} MB" \
         "${cov:-?}" "$(find "$work" -type f | wc -l)" "$result")")

@@ -463,11 +463,13 @@ const FILES: [(&str, &str); 5] = [
 /// # Errors
 /// When a file cannot be written or read.
 pub fn ensure_inputs(dir: &Path, mb: u64) -> io::Result<Inputs> {
-    ensure_formats(dir, mb, &FORMAT_NAMES)
+    ensure_formats(dir, mb, &format_names())
 }
 
 /// The names of every format, in order: `tar`, `tar.gz`, `tar.bz2`, `zip`, `tar.xz`.
-pub const FORMAT_NAMES: [&str; 5] = ["tar", "tar.gz", "tar.bz2", "zip", "tar.xz"];
+pub fn format_names() -> [&'static str; 5] {
+    FILES.map(|(name, _)| name)
+}
 
 /// As [`ensure_inputs`], for some of the formats only (the others are not generated when the inputs are
 /// written anew, which saves minutes at 1 GB): the manifest is reused when it lists at least `wanted`.
@@ -475,8 +477,9 @@ pub const FORMAT_NAMES: [&str; 5] = ["tar", "tar.gz", "tar.bz2", "zip", "tar.xz"
 /// # Errors
 /// When a file cannot be written or read, or `wanted` names an unknown format.
 pub fn ensure_formats(dir: &Path, mb: u64, wanted: &[&str]) -> io::Result<Inputs> {
-    if let Some(unknown) = wanted.iter().find(|name| !FORMAT_NAMES.contains(name)) {
-        return Err(io::Error::other(format!("unknown format {unknown} (known: {})", FORMAT_NAMES.join(", "))));
+    let known = format_names();
+    if let Some(unknown) = wanted.iter().find(|name| !known.contains(name)) {
+        return Err(io::Error::other(format!("unknown format {unknown} (known: {})", known.join(", "))));
     }
     if let Some(inputs) = read_manifest(dir, mb)
         && wanted.iter().all(|name| inputs.formats.iter().any(|format| format.name == *name))

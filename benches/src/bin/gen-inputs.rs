@@ -10,10 +10,10 @@ use std::time::Instant;
 fn main() -> ExitCode {
     let mb = benches::bench_mb();
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let mut only: Vec<String> = benches::FORMAT_NAMES.iter().map(ToString::to_string).collect();
+    let mut only: Vec<String> = benches::format_names().iter().map(ToString::to_string).collect();
     if args.first().is_some_and(|arg| arg == "--only") {
         let Some(list) = args.get(1).and_then(|list| list.to_str()) else {
-            eprintln!("gen-inputs: --only takes a comma-separated list of {}", benches::FORMAT_NAMES.join(", "));
+            eprintln!("gen-inputs: --only takes a comma-separated list of {}", benches::format_names().join(", "));
             return ExitCode::FAILURE;
         };
         only = list.split(',').map(str::to_owned).collect();
