@@ -53,6 +53,8 @@ pub const NAMES: &[&str] = &[
     "bomb-42",
     "bomb-fifield-overlap",
     "bomb-fifield-quoted",
+    "bomb-gzip",
+    "bomb-bzip2",
     "eicar-com",
     "eicar-zip-first-of-three",
     "eicar-nested-zip-tgz-zip",
@@ -331,6 +333,9 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
         "bomb-42" => bomb_42(),
         "bomb-fifield-overlap" => bomb_fifield_overlap(),
         "bomb-fifield-quoted" => bomb_fifield_quoted(),
+        "bomb-gzip" => bomb_gzip(),
+        // A multi-stream bzip2 file of 5.12 GB of zeros in about 7 KB.
+        "bomb-bzip2" => bzip2_zero_kernel().0,
         // Malicious cases: the EICAR test file where a scanner must find it, or cannot.
         "eicar-com" => EICAR.to_vec(),
         // The first of three entries: stopping at the first detection leaves two unscanned.
@@ -782,10 +787,8 @@ fn bomb_42() -> Vec<u8> {
     level
 }
 
-/// Fifield's overlapping-entry construction in its full-overlap form, with a bzip2 kernel: one local
-/// header whose data is 128 concatenated bzip2 streams of 40 MB of zeros each (5.1 GB from about 7 KB), and
-/// 16 central records that all point at it (82 GB declared). About 8 KB in all.
-fn bomb_fifield_overlap() -> Vec<u8> {
+/// 128 concatenated bzip2 streams of 40 MB of zeros each (5.12 GB from about 7 KB), and their total output.
+fn bzip2_zero_kernel() -> (Vec<u8>, u64) {
     const STREAM_OUT: u64 = 40_000_000;
     const STREAMS: u64 = 128;
     let stream = {
@@ -799,8 +802,14 @@ fn bomb_fifield_overlap() -> Vec<u8> {
         }
         encoder.finish().unwrap_or_default()
     };
-    let kernel = stream.repeat(STREAMS as usize);
-    let total = STREAM_OUT * STREAMS;
+    (stream.repeat(STREAMS as usize), STREAM_OUT * STREAMS)
+}
+
+/// Fifield's overlapping-entry construction in its full-overlap form, with a bzip2 kernel: one local
+/// header whose data is [`bzip2_zero_kernel`] (5.1 GB from about 7 KB), and 16 central records that all point
+/// at it (82 GB declared). About 8 KB in all.
+fn bomb_fifield_overlap() -> Vec<u8> {
+    let (kernel, total) = bzip2_zero_kernel();
     let mut crc = crc32fast::Hasher::new();
     let zeros = vec![0u8; 1 << 20];
     for _ in 0..total / zeros.len() as u64 {
@@ -810,6 +819,17 @@ fn bomb_fifield_overlap() -> Vec<u8> {
     let mut zip = ZipBuilder::new(vec![Entry::precompressed("0", 12, kernel, crc.finalize(), total)]);
     zip.aliases = (1..16).map(|i| (0, format!("{i}"))).collect();
     zip.build()
+}
+
+/// A gzip bomb: one member holding 4 GB of zeros (about 3.9 MB), its ISIZE and CRC true.
+fn bomb_gzip() -> Vec<u8> {
+    const OUT: u32 = 4_000_000_000;
+    let (raw, crc) = deflate_zeros(u64::from(OUT));
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    out.extend_from_slice(&raw);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&OUT.to_le_bytes());
+    out
 }
 
 /// Fifield's quoted-overlap construction ("A better zip bomb"): 64 entries whose data ranges nest; entry
