@@ -30,7 +30,8 @@ pub fn record(group: &str, function: &str, input_bytes: u64, output_bytes: u64) 
 }
 
 /// Where criterion writes its data: `CRITERION_HOME`, else `<target>/criterion` (`CARGO_TARGET_DIR` or the
-/// workspace's `target/`), as criterion itself decides.
+/// workspace's `target/`). A target directory set only in cargo's configuration is not seen here: the
+/// summary then finds no fresh estimate and prints nothing.
 fn criterion_home() -> PathBuf {
     if let Some(home) = std::env::var_os("CRITERION_HOME") {
         return PathBuf::from(home);
