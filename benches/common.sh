@@ -1,5 +1,5 @@
-# Shared by the peer scripts (peers.sh runs them all): progress lines, installing the peers, and telling whether the code under
-# test differs from the commit. Sourced, not run.
+# Shared by the peer scripts (peers.sh runs them all): progress lines, errors, installing the peers, telling whether the code under
+# test differs from the commit, describing the machine and the commit in a record, peak RSS. Sourced, not run.
 
 say() { printf '== %s\n' "$*" >&2; }
 
@@ -20,6 +20,40 @@ install_missing() {
 
 # Whether the code under test has uncommitted changes.
 dirty() { [[ -n $(git status --porcelain -- decomposer scanner Cargo.toml Cargo.lock 2> /dev/null) ]]; }
+
+# die MESSAGE: prints "<script>: MESSAGE" on stderr and exits 1.
+die() {
+    printf '%s: %s\n' "$(basename "$0")" "$*" >&2
+    exit 1
+}
+
+# commit_description DIRTY_AT_BUILD: the short commit, marked when the code under test had uncommitted changes at
+# build time (DIRTY_AT_BUILD = yes) or has them now.
+commit_description() {
+    local commit
+    commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
+    if [[ $1 = yes ]] || dirty; then
+        commit="$commit (with uncommitted changes in decomposer/, scanner/ or the workspace manifest)"
+    fi
+    echo "$commit"
+}
+
+# machine: the CPU model, the cores and the memory, for a record's "Machine:" line.
+machine() {
+    echo "$(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores," \
+        "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
+}
+
+# peak_rss_each WORKDIR: fills the associative array RSS[name] with the peak RSS in KiB of one more run of each
+# command of the arrays `names` and `commands` under /usr/bin/time -v (exit statuses ignored).
+peak_rss_each() {
+    local i
+    declare -gA RSS
+    for ((i = 0; i < ${#names[@]}; i++)); do
+        /usr/bin/time -v -o "$1/time" ${commands[i]} > /dev/null 2>&1 || true
+        RSS[${names[i]}]=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$1/time")
+    done
+}
 
 # time_commands KIND [DEFAULT_MB]: times the commands of the arrays `names` and `commands` (one name each) with
 # hyperfine, $RUNS runs after $WARMUP warm-up, whole processes, exit statuses ignored (1 "infected" is expected).

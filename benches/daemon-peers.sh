@@ -39,10 +39,6 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 [[ $TARGET = /* ]] || TARGET=$ROOT/$TARGET
 CORES=$(nproc)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-die() {
-    printf 'daemon-peers.sh: %s\n' "$*" >&2
-    exit 1
-}
 
 # 1. Tools (Debian package names).
 install_missing clamd:clamav-daemon clamdscan:clamdscan hyperfine:hyperfine jq:jq python3:python3
@@ -185,15 +181,12 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 SEQUENTIAL=$(ratio "${MEDIAN[clamd sequential]}" "${MEDIAN[avscan sequential]}")
 PARALLEL=$(ratio "${MEDIAN[clamd parallel]}" "${MEDIAN[avscan parallel]}")
-DIRTY_NOW=no
-dirty && DIRTY_NOW=yes
-COMMIT="$(git rev-parse --short HEAD 2> /dev/null || echo unknown)"
-[[ $DIRTY_AT_BUILD = no && $DIRTY_NOW = no ]] || COMMIT="$COMMIT with uncommitted changes"
+COMMIT=$(commit_description "$DIRTY_AT_BUILD")
 {
     echo "# The daemons: avscan serve against clamd, through clamdscan --stream ($DATE)"
     echo
     echo "Written by \`benches/daemon-peers.sh\` (RUNS=$RUNS WARMUP=$WARMUP BENCH_MB=$MB SIGS=$SIGS), avscan at $COMMIT."
-    echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);"
+    echo "Machine: $(machine); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo "$(clamd --version | head -n 1 | sed 's|/.*||') (Debian), clamdscan of the same release as the client of both."
     echo
     echo "Corpus: $FILES files, $BYTES bytes (the whole-scan corpus of scan-peers.sh), signature set sigs-$SIGS. Both daemons"

@@ -140,17 +140,12 @@ DATE=$(date +%F)
 mkdir -p "$RECORD_DIR"
 RECORD=$RECORD_DIR/$DATE-decompose.md
 [[ $MB = 100 ]] || RECORD=$RECORD_DIR/$DATE-decompose-${MB}mb.md
-commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
-if [[ $DIRTY_AT_BUILD = yes ]] || dirty; then
-    commit="$commit (with uncommitted changes in decomposer/, scanner/ or the workspace manifest)"
-fi
+commit=$(commit_description "$DIRTY_AT_BUILD")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 {
     echo "# Decomposition throughput against peers, $DATE"
     echo
-    echo "- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores," \
-        "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
-        "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- Machine: $(machine); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- $(rustc --version), commit $commit"
     echo "- Peers: libdeflate-gunzip $(libdeflate-gunzip -V 2>&1 | head -n 1 | grep -o "v[0-9.]*"); $(gzip --version | head -n 1); $(pigz --version 2>&1);" \
         "$(bzip2 --help 2>&1 | head -n 1 | cut -d, -f1-2); $(lbzip2 --version 2>&1 | head -n 1); $(tar --version | head -n 1);" \

@@ -32,10 +32,6 @@ RECORD_DIR=${RECORD_DIR:-$ROOT/benches/record}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 [[ $TARGET = /* ]] || TARGET=$ROOT/$TARGET
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-die() {
-    printf 'matcher-peers.sh: %s\n' "$*" >&2
-    exit 1
-}
 
 install_missing yara:yara yarac:yara hyperfine:hyperfine jq:jq /usr/bin/time:time tar:tar python3:python3
 
@@ -112,11 +108,7 @@ for n in $SIGS; do
 done
 time_commands matcher 100
 
-declare -A RSS
-for ((i = 0; i < ${#names[@]}; i++)); do
-    /usr/bin/time -v -o "$WORK/time" ${commands[i]} > /dev/null 2>&1 || true
-    RSS[${names[i]}]=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time")
-done
+peak_rss_each "$WORK"
 
 ROWS=$WORK/rows.md
 : > "$ROWS"
@@ -130,16 +122,11 @@ for n in $SIGS; do
             }' >> "$ROWS"
     done
 done
-commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
-if [[ $DIRTY_AT_BUILD = yes ]] || dirty; then
-    commit="$commit (with uncommitted changes in decomposer/, scanner/ or the workspace manifest)"
-fi
+commit=$(commit_description "$DIRTY_AT_BUILD")
 {
     echo "# The matcher on raw files: avscan against yara, $DATE"
     echo
-    echo "- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores," \
-        "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
-        "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- Machine: $(machine); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- $(rustc --version), commit $commit; yara $(yara --version); $(hyperfine --version)"
     echo "- Files: the $((FILES - 3)) members of gen-inputs' data.tar ($MB MB of logs, CSV, prose, binary records and" \
         "executable-like files) and three copies of the first with signature 0, 1 or 2 in their middle: $FILES files," \

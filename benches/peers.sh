@@ -42,19 +42,14 @@ MINUTES=$(((($(date +%s) - STARTED) + 59) / 60))
 DATE=$(date +%F)
 mkdir -p "$RECORD_DIR"
 RECORD=$RECORD_DIR/$DATE-peers.md
-commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
-if [[ $DIRTY_AT_START = yes ]] || dirty; then
-    commit="$commit (with uncommitted changes in decomposer/, scanner/ or the workspace manifest)"
-fi
+commit=$(commit_description "$DIRTY_AT_START")
 {
     echo "# avscan against its peers, $DATE"
     echo
     echo "Written by \`benches/peers.sh\` in $MINUTES minutes${BENCH_MB:+ (BENCH_MB=$BENCH_MB)}."
     echo
-    echo "- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores," \
-        "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
-        "$(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r); load average at the end:" \
-        "$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- Machine: $(machine), $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r);" \
+        "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- $(rustc --version), commit $commit"
     echo "- Each row is one comparison of a part's record (linked below), where the method, the inputs, the" \
         "exact commands and the check that both sides did the same work are written out. Times are hyperfine" \

@@ -32,10 +32,6 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 [[ $TARGET = /* ]] || TARGET=$ROOT/$TARGET
 CORES=$(nproc)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-die() {
-    printf 'scaling.sh: %s\n' "$*" >&2
-    exit 1
-}
 
 install_missing clamscan:clamav hyperfine:hyperfine jq:jq python3:python3 libdeflate-gunzip:libdeflate-tools
 
@@ -162,16 +158,11 @@ for n in $SIGS; do
 done
 SVG=${RECORD%.md}.svg
 python3 "$ROOT/benches/plot.py" "$POINTS" "$SVG"
-commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
-if [[ $DIRTY_AT_BUILD = yes ]] || dirty; then
-    commit="$commit (with uncommitted changes in decomposer/, scanner/ or the workspace manifest)"
-fi
+commit=$(commit_description "$DIRTY_AT_BUILD")
 {
     echo "# Scaling: threads, archive size, signatures ($DATE)"
     echo
-    echo "- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $CORES cores," \
-        "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
-        "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- Machine: $(machine); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- $(rustc --version), commit $commit; $(clamscan --version | cut -d/ -f1); $(hyperfine --version)"
     echo "- Method: hyperfine, median of $RUNS whole-process runs after $WARMUP warm-up, warm page cache, output to" \
         "/dev/null. avscan: \`$(ours J N TARGET | sed "s|$AVSCAN|avscan|; s|--db [^ ]*|--db sigs-N|")\`; clamscan with" \

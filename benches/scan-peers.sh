@@ -43,10 +43,6 @@ RECORD_DIR=${RECORD_DIR:-$ROOT/benches/record}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 [[ $TARGET = /* ]] || TARGET=$ROOT/$TARGET
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-die() {
-    printf 'scan-peers.sh: %s\n' "$*" >&2
-    exit 1
-}
 
 # 1. Tools (Debian package names).
 install_missing clamscan:clamav hyperfine:hyperfine jq:jq /usr/bin/time:time
@@ -144,11 +140,7 @@ done
 time_commands scan
 
 # 6. Peak RSS, one more run each.
-declare -A RSS
-for ((i = 0; i < ${#names[@]}; i++)); do
-    /usr/bin/time -v -o "$WORK/time" ${commands[i]} > /dev/null 2>&1 || true
-    RSS[${names[i]}]=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time")
-done
+peak_rss_each "$WORK"
 
 for target in all archives; do
     for n in $SIGS; do
@@ -203,19 +195,14 @@ for target in all archives; do
         ((${RSS[ours $target $n]} <= ${RSS[theirs $target $n]})) || rss_ok="NOT met"
     done
 done
-commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
-if [[ $DIRTY_AT_BUILD = yes ]] || dirty; then
-    commit="$commit (with uncommitted changes in decomposer/, scanner/ or the workspace manifest)"
-fi
+commit=$(commit_description "$DIRTY_AT_BUILD")
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
 MAIL_PARTS=$((${PARTS[$CORPUS]} - ${PARTS[$ARCHIVES]}))
 MAIL_PART_BYTES=$((${PART_BYTES[$CORPUS]} - ${PART_BYTES[$ARCHIVES]}))
 {
     echo "# Whole scans against clamscan, $DATE"
     echo
-    echo "- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores," \
-        "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
-        "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- Machine: $(machine); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- $(rustc --version), commit $commit; $(clamscan --version | cut -d/ -f1); $(hyperfine --version)"
     echo "- Corpus (\`gen-scan-corpus\`, seed fixed, generator $(sed -n 's/^generator //p' "$(key dir)/manifest.txt")," \
         "BENCH_MB=$MB): $FILES files, $(mb "$BYTES") on disk; without the mail, $ARCHIVE_FILES files," \
