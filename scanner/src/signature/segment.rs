@@ -159,6 +159,9 @@ impl Assertion {
 pub(crate) enum Token {
     /// Exactly this byte.
     Literal(u8),
+    /// Exactly these bytes (two or more), in order: what [`compact`] makes of consecutive [`Token::Literal`]s
+    /// once a segment is built, so that a fixed run costs its bytes rather than one token per byte.
+    Bytes(Box<[u8]>),
     /// This ASCII letter in either case (stored lower-case).
     LiteralNoCase(u8),
     /// One byte of the set.
@@ -189,6 +192,7 @@ impl Token {
             Token::NegatedStrings { strings, .. } => {
                 strings.capacity() * size_of::<Vec<u8>>() + strings.iter().map(Vec::capacity).sum::<usize>()
             }
+            Token::Bytes(bytes) => bytes.len(),
             Token::Literal(_) | Token::LiteralNoCase(_) | Token::Class(_) | Token::Gap { .. } | Token::Assert(_) => 0,
         }
     }
@@ -196,6 +200,7 @@ impl Token {
     fn min_len(&self) -> usize {
         match self {
             Token::Literal(_) | Token::LiteralNoCase(_) | Token::Class(_) => 1,
+            Token::Bytes(bytes) => bytes.len(),
             Token::Gap { min, .. } => *min,
             Token::Alternation(branches) => branches.iter().map(|branch| sequence_min_len(branch)).min().unwrap_or(0),
             Token::NegatedStrings { length, .. } => *length,
@@ -206,6 +211,7 @@ impl Token {
     fn max_len(&self) -> usize {
         match self {
             Token::Literal(_) | Token::LiteralNoCase(_) | Token::Class(_) => 1,
+            Token::Bytes(bytes) => bytes.len(),
             Token::Gap { min, max } => (*max).max(*min),
             Token::Alternation(branches) => branches.iter().map(|branch| sequence_max_len(branch)).max().unwrap_or(0),
             Token::NegatedStrings { length, .. } => *length,
@@ -333,8 +339,8 @@ impl Segment {
         let max_after = sequence_max_len(right).saturating_add(right_after).max(left_after);
         let min_len = sequence_min_len(&tokens);
         let max_len = sequence_max_len(&tokens);
-        let left: Box<[Token]> = left.into();
-        let right: Box<[Token]> = right.into();
+        let left = compact(left);
+        let right = compact(right);
         Ok(Segment { left, right, anchor, anchor_byte_nocase, anchor_nocase, max_before, max_after, min_len, max_len })
     }
 
@@ -481,6 +487,35 @@ impl Segment {
     }
 }
 
+/// The tokens with every run of two or more [`Token::Literal`]s (in alternation branches too) as one
+/// [`Token::Bytes`]: the same matches, a fraction of the memory (a token is tens of bytes).
+fn compact(tokens: &[Token]) -> Box<[Token]> {
+    let mut compacted = Vec::with_capacity(tokens.len());
+    let mut run = Vec::new();
+    let flush = |run: &mut Vec<u8>, compacted: &mut Vec<Token>| match run.as_slice() {
+        [] => {}
+        &[byte] => compacted.push(Token::Literal(byte)),
+        _ => compacted.push(Token::Bytes(std::mem::take(run).into_boxed_slice())),
+    };
+    for token in tokens {
+        match token {
+            Token::Literal(byte) => run.push(*byte),
+            Token::Alternation(branches) => {
+                flush(&mut run, &mut compacted);
+                run.clear();
+                compacted.push(Token::Alternation(branches.iter().map(|branch| compact(branch).into_vec()).collect()));
+            }
+            other => {
+                flush(&mut run, &mut compacted);
+                run.clear();
+                compacted.push(other.clone());
+            }
+        }
+    }
+    flush(&mut run, &mut compacted);
+    compacted.into_boxed_slice()
+}
+
 /// The largest look-before and look-after of any token in the sequence (an upper bound on how far outside its
 /// own span a test reads).
 fn max_look_around(tokens: &[Token]) -> (usize, usize) {
@@ -507,6 +542,10 @@ impl VerifyScratch {
         }
     }
 }
+
+/// Intervals of more positions than this are searched with `memmem` by [`Token::Bytes`], not position by
+/// position.
+const WIDE_INTERVAL: usize = 32;
 
 /// Sorted, disjoint, inclusive intervals of positions in the window.
 type Intervals = Vec<(usize, usize)>;
@@ -595,6 +634,7 @@ impl<'a> Haystack<'a> {
         let mut output = scratch.take();
         match token {
             Token::Literal(byte) => self.step_literal(*byte, direction, input, &mut output),
+            Token::Bytes(bytes) => self.step_bytes(bytes, direction, input, &mut output),
             Token::LiteralNoCase(byte) => {
                 let lower = byte.to_ascii_lowercase();
                 let upper = byte.to_ascii_uppercase();
@@ -675,6 +715,38 @@ impl<'a> Haystack<'a> {
                     Direction::Backward => index,
                 };
                 push_point(output, position);
+            }
+        }
+    }
+
+    /// A run of fixed bytes: each position is tested with one comparison; an interval wider than
+    /// [`WIDE_INTERVAL`] positions is searched with `memmem` instead.
+    fn step_bytes(&self, bytes: &[u8], direction: Direction, input: &Intervals, output: &mut Intervals) {
+        let len = bytes.len();
+        for &(first, last) in input {
+            // The positions p of the interval whose run lies inside the window (hay[p..p + len] going forward,
+            // hay[p - len..p] going backward), as the range of indexes of the run's first byte.
+            let (low, high) = match direction {
+                Direction::Forward => (first, last.min(self.limit.saturating_sub(len))),
+                Direction::Backward => (first.max(len) - len, last.min(self.limit).saturating_sub(len)),
+            };
+            if len > self.limit || low > high || direction == Direction::Backward && last.min(self.limit) < len {
+                continue;
+            }
+            let reached = |index: usize| match direction {
+                Direction::Forward => index + len,
+                Direction::Backward => index,
+            };
+            if high - low < WIDE_INTERVAL {
+                for index in low..=high {
+                    if self.hay.get(index..index + len) == Some(bytes) {
+                        push_point(output, reached(index));
+                    }
+                }
+            } else if let Some(slice) = self.hay.get(low..high + len) {
+                for offset in memchr::memmem::find_iter(slice, bytes) {
+                    push_point(output, reached(low + offset));
+                }
             }
         }
     }
@@ -851,6 +923,41 @@ mod tests {
 
     fn whole(segment: &Segment, hay: &[u8], anchor_start: usize) -> Option<Range<usize>> {
         segment.verify(hay, 0, hay.len() as u64, anchor_start, 0..=hay.len())
+    }
+
+    #[test]
+    fn runs_of_fixed_bytes_are_one_token_and_match_across_wide_gaps() {
+        // Left and right of the anchor: a fixed run behind a gap of up to 64 bytes, wide enough for the
+        // memmem path, and a narrow one for the position-by-position path.
+        let mut tokens = literal(b"xy");
+        tokens.push(Token::Gap { min: 0, max: 64 });
+        tokens.extend(literal(b"ANCHORRUN"));
+        tokens.push(Token::Gap { min: 0, max: 64 });
+        tokens.extend(literal(b"zw"));
+        tokens.push(Token::Gap { min: 1, max: 2 });
+        tokens.extend(literal(b"uv"));
+        let built = segment(tokens);
+        assert_eq!(built.anchor(), b"ANCHORRUN");
+        assert!(matches!(&built.left[..], [Token::Bytes(run), Token::Gap { .. }] if &run[..] == b"xy"));
+        assert!(matches!(&built.right[..], [Token::Gap { .. }, Token::Bytes(_), Token::Gap { .. }, Token::Bytes(_)]));
+
+        let mut hay = b"..xy".to_vec();
+        hay.extend([b'-'; 40]);
+        let anchor_start = hay.len();
+        hay.extend(b"ANCHORRUN");
+        hay.extend([b'-'; 50]);
+        hay.extend(b"zw.uv..");
+        assert_eq!(whole(&built, &hay, anchor_start), Some(2..hay.len() - 2));
+        // Too far on the left (65 bytes), or a broken run on the right: no match.
+        let mut far = b"xy".to_vec();
+        far.extend([b'-'; 65]);
+        let far_anchor = far.len();
+        far.extend(b"ANCHORRUNzw.uv");
+        assert_eq!(whole(&built, &far, far_anchor), None);
+        let mut broken = hay.clone();
+        let z = broken.len() - 7;
+        broken[z] = b'Z';
+        assert_eq!(whole(&built, &broken, anchor_start), None);
     }
 
     #[test]
