@@ -10,19 +10,30 @@
 //! [`DatabaseInfo::unsupported`], never silently dropped.
 //!
 //! Layout for size (millions of signatures): hash signatures in [`HashStore`]'s sorted fixed-width tables,
-//! names interned in one [`NameTable`], body and logical subsignatures compiled into one [`BodyMatcher`].
+//! names interned in a [`NameTable`], body and logical subsignatures compiled once and searched through one
+//! prefilter ([`BodyMatcher`]).
+//!
+//! A database is made of parts, one per source file, each in an `Arc`; the files are parsed in parallel, one
+//! per task. [`Database::reload`] shares every part whose file did not change (same name, same SHA-256 of its
+//! text, same ignore lists) with the database it replaces, so a reload parses and holds twice only what
+//! changed; the prefilter over all parts is built again each time. A plain file's text is read when its part is
+//! built and dropped after, so a load never holds the whole set's text at once (a `.cvd`'s members are held
+//! while it loads: its ignore lists apply to every file).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use decomposer::FileType;
 use sha2::Digest as _;
 
 use crate::hashes::{AlgorithmSet, HashStore, HashStoreBuilder, PartDigests};
-use crate::matcher::{BodyMatcher, CompiledPattern, Pass, PatternOwner, TargetFilter};
+use crate::matcher::{
+    BodyMatcher, CompiledPattern, Pass, PatternOwner, PatternSet, TargetFilter, patterns_heap_bytes_by_owner,
+};
 use crate::names::{NameId, NameTable, NameTableBuilder};
 use crate::signature::{
     self, Expression, FileKind, HashKind, HashSize, Line, Offset, SubSignature, Syntax, Target, TargetDescription,
@@ -243,29 +254,110 @@ struct LogicalEntry {
     container: Option<ContainerRequirement>,
 }
 
-/// A compiled signature database. Immutable; share it in an `Arc`.
+/// A signature of a [`Database`]: its part and its name there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SignatureRef {
+    part: u16,
+    name: NameId,
+}
+
+/// What makes two parts the same: the file (by name, not by directory, so that a file moved in from an
+/// incoming directory is the file it replaces), the SHA-256 of its text, whether it is official, and the
+/// SHA-256 of the ignore lists that were applied to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PartKey {
+    file: String,
+    digest: [u8; 32],
+    official: bool,
+    ignore_digest: [u8; 32],
+}
+
+/// One source file's signatures, compiled. Shared in an `Arc` between the definitions sets that hold the same
+/// file ([`Database::reload`]).
 #[derive(Debug)]
-pub struct Database {
+struct DatabasePart {
+    key: PartKey,
     names: NameTable,
     hashes: HashStore,
     allowed: HashStore,
-    body: BodyMatcher,
+    /// The body and logical patterns; owners index `body_names` and `logical`.
+    patterns: PatternSet,
     body_names: Vec<NameId>,
     logical: Vec<LogicalEntry>,
-    /// Bit per [`NameId`]: set when the name came from an unofficial source (see `Source::official`).
-    unofficial: Vec<u64>,
+    /// What the file says the definitions version is (`.info` header, `VERSION` file).
+    version: Option<String>,
+    /// The part's counts, memory and load times (its prefilter share is the database's).
+    info: DatabaseInfo,
+}
+
+impl DatabasePart {
+    /// Compiles what was parsed from one source; returns the part and the malformed lines.
+    fn build(key: PartKey, version: Option<String>, parsed: Parsed) -> (DatabasePart, Vec<LineError>) {
+        let Parsed { names, hashes, allowed, patterns, body_names, logical, errors, unsupported, mut counts } = parsed;
+        counts.unsupported = unsupported;
+        let names = names.finish();
+        let hashes_started = Instant::now();
+        let hashes = hashes.finish();
+        counts.hash.load_time += hashes_started.elapsed();
+        let allowed_started = Instant::now();
+        let allowed = allowed.finish();
+        counts.allow.load_time += allowed_started.elapsed();
+        let patterns = PatternSet::from(patterns);
+        let (body_patterns, logical_patterns) = patterns_heap_bytes_by_owner(&patterns);
+        counts.hash.memory = hashes.heap_bytes() as u64;
+        counts.allow.memory = allowed.heap_bytes() as u64;
+        counts.body.memory = (body_patterns + body_names.capacity() * size_of::<NameId>()) as u64;
+        counts.logical.memory = (logical_patterns
+            + logical.capacity() * size_of::<LogicalEntry>()
+            + logical.iter().map(|entry| entry.expression.heap_bytes()).sum::<usize>())
+            as u64;
+        counts.names_memory = names.heap_bytes() as u64;
+        let part = DatabasePart { key, names, hashes, allowed, patterns, body_names, logical, version, info: counts };
+        (part, errors)
+    }
+}
+
+/// A compiled signature database: one [`DatabasePart`] per source file and one prefilter over all of their
+/// patterns. Immutable; share it in an `Arc`.
+#[derive(Debug)]
+pub struct Database {
+    parts: Vec<Arc<DatabasePart>>,
+    body: BodyMatcher,
+    /// Indexes of the parts that hold hash or allow-list signatures.
+    hash_parts: Vec<u16>,
     info: DatabaseInfo,
 }
 
 /// One file's text and where it came from.
 struct Source {
+    /// As shown in messages: the path, `archive.cvd/member`, or `embedded:name`.
     name: String,
+    /// The file's name without its directory (`archive.cvd/member` for a member): what [`PartKey`] compares.
+    file: String,
     /// The ClamAV kind, by extension; `None` for a `VERSION` file.
     kind: Option<FileKind>,
-    text: Vec<u8>,
+    text: SourceText,
     /// From a signed set: a `.cvd`/`.cld` container or the embedded database. ClamAV names every other
     /// signature `NAME.UNOFFICIAL` in what it reports, and so does the daemon ([`Database::is_unofficial`]).
     official: bool,
+}
+
+/// A source's text: in memory (container members, the embedded set) or read when its part is built, so that a
+/// load holds the text of only the files being parsed, not of the whole set.
+enum SourceText {
+    Memory(Vec<u8>),
+    File(PathBuf),
+}
+
+impl Source {
+    fn text(&self) -> Result<std::borrow::Cow<'_, [u8]>, LoadError> {
+        match &self.text {
+            SourceText::Memory(text) => Ok(std::borrow::Cow::Borrowed(text)),
+            SourceText::File(path) => std::fs::read(path)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|source| LoadError::Io { path: path.clone(), source }),
+        }
+    }
 }
 
 /// The name of the file that states a definitions version when no `.info` file does.
@@ -289,10 +381,16 @@ impl Database {
             .iter()
             .filter_map(|(name, text)| {
                 let kind = source_kind(name)?;
-                Some(Source { name: format!("embedded:{name}"), kind, text: text.as_bytes().to_vec(), official: true })
+                Some(Source {
+                    name: format!("embedded:{name}"),
+                    file: format!("embedded:{name}"),
+                    kind,
+                    text: SourceText::Memory(text.as_bytes().to_vec()),
+                    official: true,
+                })
             })
             .collect();
-        Database::from_sources(sources, Vec::new())
+        Database::build(sources, Vec::new(), None)
     }
 
     /// Loads signature files and directories.
@@ -301,7 +399,7 @@ impl Database {
     /// An unreadable path, malformed lines (all listed), or no signature file at all.
     pub fn load(paths: &[PathBuf]) -> Result<Database, LoadError> {
         let (sources, ignored) = read_sources(paths)?;
-        Database::from_sources(sources, ignored)
+        Database::build(sources, ignored, None)
     }
 
     /// [`Database::load`] of `paths`, or the embedded database when `paths` is empty (the configuration's
@@ -313,52 +411,123 @@ impl Database {
         if paths.is_empty() { Database::embedded() } else { Database::load(paths) }
     }
 
+    /// Loads `paths` (the embedded database when empty) as a new version of `previous`: every file whose part
+    /// `previous` already holds (same file name, same text, same ignore lists) shares that part instead of
+    /// being parsed again, so a reload costs the memory and time of the files that changed, plus the prefilter
+    /// over every pattern, which is built again.
+    ///
+    /// # Errors
+    /// As [`Database::load`]; `previous` is untouched and can go on serving.
+    pub fn reload(paths: &[PathBuf], previous: &Database) -> Result<Database, LoadError> {
+        if paths.is_empty() {
+            return Database::embedded();
+        }
+        let (sources, ignored) = read_sources(paths)?;
+        Database::build(sources, ignored, Some(previous))
+    }
+
+    /// How many parts (one per source file) the database is made of.
+    pub fn part_count(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// How many parts (source files) this database shares with `other`: the same part, not an equal copy.
+    pub fn shared_parts(&self, other: &Database) -> usize {
+        self.parts.iter().filter(|part| other.parts.iter().any(|theirs| Arc::ptr_eq(part, theirs))).count()
+    }
+
     /// Parses signature files and directories and reports every problem, without compiling.
     ///
     /// # Errors
     /// Only an unreadable path.
     pub fn check(paths: &[PathBuf]) -> Result<CheckReport, LoadError> {
         let (sources, ignored) = read_sources(paths)?;
-        let parsed = parse_sources(&sources);
-        let mut info = parsed.info();
+        let (ignore, _, mut errors) = ignore_lists(&sources)?;
+        let mut parsed_parts = Vec::with_capacity(sources.len());
+        for source in &sources {
+            let text = source.text()?;
+            let mut parsed = parse_source(source, &text, &ignore);
+            errors.append(&mut parsed.errors);
+            parsed.counts.unsupported = std::mem::take(&mut parsed.unsupported);
+            parsed_parts.push((source_version(source, &text), digest(&text), parsed.counts));
+        }
+        let mut info = DatabaseInfo::default();
+        for (_, _, counts) in &parsed_parts {
+            info.add(counts);
+        }
+        info.version = definitions_version(
+            sources.iter().zip(&parsed_parts).map(|(source, (version, digest, _))| (&source.file, version, digest)),
+        );
+        info.ignored_names = ignore.len() as u64;
         info.ignored_files = ignored;
-        Ok(CheckReport { errors: parsed.errors, unsupported: parsed.unsupported.clone(), info })
+        let unsupported = info.unsupported.clone();
+        Ok(CheckReport { errors, unsupported, info })
     }
 
-    fn from_sources(sources: Vec<Source>, ignored_files: Vec<String>) -> Result<Database, LoadError> {
+    /// Builds the parts (in parallel, one source per task; a part of `previous` with the same key is shared),
+    /// then the prefilter over every part's patterns.
+    fn build(
+        sources: Vec<Source>,
+        ignored_files: Vec<String>,
+        previous: Option<&Database>,
+    ) -> Result<Database, LoadError> {
+        use rayon::prelude::*;
         let started = Instant::now();
         if sources.is_empty() {
             return Err(LoadError::Empty("the paths given".into()));
         }
-        let parsed = parse_sources(&sources);
-        if !parsed.errors.is_empty() {
-            return Err(LoadError::Lines(parsed.errors));
+        let (ignore, ignore_digest, mut errors) = ignore_lists(&sources)?;
+        let reusable: HashMap<&PartKey, &Arc<DatabasePart>> =
+            previous.map(|previous| previous.parts.iter().map(|part| (&part.key, part)).collect()).unwrap_or_default();
+        type Built = Result<(Arc<DatabasePart>, Vec<LineError>), LoadError>;
+        let built: Vec<Built> = sources
+            .par_iter()
+            .map(|source| {
+                let text = source.text()?;
+                let key = PartKey {
+                    file: source.file.clone(),
+                    digest: digest(&text),
+                    official: source.official,
+                    ignore_digest,
+                };
+                if let Some(&part) = reusable.get(&key) {
+                    return Ok((Arc::clone(part), Vec::new()));
+                }
+                let version = source_version(source, &text);
+                let parsed = parse_source(source, &text, &ignore);
+                drop(text);
+                let (part, errors) = DatabasePart::build(key, version, parsed);
+                Ok((Arc::new(part), errors))
+            })
+            .collect();
+        let mut parts = Vec::with_capacity(built.len());
+        for result in built {
+            let (part, mut part_errors) = result?;
+            errors.append(&mut part_errors);
+            parts.push(part);
         }
-        let mut info = parsed.info();
+        if !errors.is_empty() {
+            return Err(LoadError::Lines(errors));
+        }
+        let mut info = DatabaseInfo::default();
+        for part in &parts {
+            info.add(&part.info);
+        }
+        info.version = definitions_version(parts.iter().map(|part| (&part.key.file, &part.version, &part.key.digest)));
+        info.ignored_names = ignore.len() as u64;
         info.ignored_files = ignored_files;
-        let Parsed { names, hashes, allowed, patterns, body_names, logical, mut unofficial, .. } = parsed;
-        unofficial.shrink_to_fit();
-        let names = names.finish();
-        let hashes_started = Instant::now();
-        let hashes = hashes.finish();
-        info.hash.load_time += hashes_started.elapsed();
-        let allowed_started = Instant::now();
-        let allowed = allowed.finish();
-        info.allow.load_time += allowed_started.elapsed();
         let body_started = Instant::now();
-        let body = BodyMatcher::new(patterns).map_err(|error| LoadError::Compile(error.to_string()))?;
+        let body = BodyMatcher::from_sets(parts.iter().map(|part| PatternSet::clone(&part.patterns)).collect())
+            .map_err(|error| LoadError::Compile(error.to_string()))?;
         info.body.load_time += body_started.elapsed();
-        info.hash.memory = hashes.heap_bytes() as u64;
-        info.allow.memory = allowed.heap_bytes() as u64;
-        let (body_memory, logical_patterns_memory) = body.heap_bytes_by_owner();
-        info.body.memory = (body_memory + body_names.capacity() * size_of::<NameId>()) as u64;
-        info.logical.memory = (logical_patterns_memory
-            + logical.capacity() * size_of::<LogicalEntry>()
-            + logical.iter().map(|entry| entry.expression.heap_bytes()).sum::<usize>())
-            as u64;
-        info.names_memory = (names.heap_bytes() + unofficial.capacity() * size_of::<u64>()) as u64;
+        info.body.memory += body.index_heap_bytes() as u64;
+        let hash_parts = (0u16..)
+            .zip(&parts)
+            .filter(|(_, part)| !part.hashes.is_empty() || !part.allowed.is_empty())
+            .map(|(index, _)| index)
+            .collect();
         info.load_time = started.elapsed();
-        Ok(Database { names, hashes, allowed, body, body_names, logical, unofficial, info })
+        Ok(Database { parts, body, hash_parts, info })
     }
 
     /// What the database holds.
@@ -368,7 +537,7 @@ impl Database {
 
     /// Whether it holds no signature that can match.
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty() && self.body.patterns().is_empty()
+        self.parts.iter().all(|part| part.hashes.is_empty()) && self.body.is_empty()
     }
 
     /// The definitions version.
@@ -376,55 +545,74 @@ impl Database {
         &self.info.version
     }
 
-    pub(crate) fn name(&self, id: NameId) -> &str {
-        self.names.get(id)
+    pub(crate) fn name(&self, signature: SignatureRef) -> &str {
+        self.parts.get(signature.part as usize).map_or("", |part| part.names.get(signature.name))
     }
 
-    /// Whether the signature name `id` came from an unsigned file (not a `.cvd`/`.cld`, not the embedded set):
-    /// ClamAV, and so the clamd protocol, reports such a name as `NAME.UNOFFICIAL`.
-    pub(crate) fn is_unofficial(&self, id: NameId) -> bool {
-        self.unofficial.get(id as usize / 64).is_some_and(|word| word & (1 << (id % 64)) != 0)
+    /// Whether the signature came from an unsigned file (not a `.cvd`/`.cld`, not the embedded set): ClamAV,
+    /// and so the clamd protocol, reports such a name as `NAME.UNOFFICIAL`.
+    pub(crate) fn is_unofficial(&self, signature: SignatureRef) -> bool {
+        self.parts.get(signature.part as usize).is_some_and(|part| !part.key.official)
     }
 
     pub(crate) fn body_matcher(&self) -> &BodyMatcher {
         &self.body
     }
 
-    pub(crate) fn body_name(&self, index: u32) -> Option<NameId> {
-        self.body_names.get(index as usize).copied()
+    /// The body signature `index` of the part whose patterns are set `set` of the matcher.
+    pub(crate) fn body_name(&self, set: u16, index: u32) -> Option<SignatureRef> {
+        let part = self.parts.get(set as usize)?;
+        part.body_names.get(index as usize).map(|&name| SignatureRef { part: set, name })
     }
 
-    pub(crate) fn logical_subsignature_count(&self, signature: u32) -> usize {
-        self.logical.get(signature as usize).map_or(0, |entry| entry.subsignatures)
+    pub(crate) fn logical_subsignature_count(&self, set: u16, signature: u32) -> usize {
+        self.parts
+            .get(set as usize)
+            .and_then(|part| part.logical.get(signature as usize))
+            .map_or(0, |entry| entry.subsignatures)
+    }
+
+    fn hash_part_list(&self) -> impl Iterator<Item = (u16, &DatabasePart)> {
+        self.hash_parts.iter().filter_map(|&index| Some((index, &**self.parts.get(index as usize)?)))
     }
 
     pub(crate) fn hash_algorithms_for(&self, size: u64) -> AlgorithmSet {
-        self.hashes.algorithms_for(size).union(self.allowed.algorithms_for(size))
+        self.hash_part_list().fold(AlgorithmSet::default(), |set, (_, part)| {
+            set.union(part.hashes.algorithms_for(size)).union(part.allowed.algorithms_for(size))
+        })
     }
 
-    pub(crate) fn lookup_hashes(&self, size: u64, digests: &PartDigests, found: &mut Vec<NameId>) {
-        self.hashes.lookup(size, digests, found);
+    pub(crate) fn lookup_hashes(&self, size: u64, digests: &PartDigests, found: &mut Vec<SignatureRef>) {
+        let mut names = Vec::new();
+        for (index, part) in self.hash_part_list() {
+            part.hashes.lookup(size, digests, &mut names);
+            found.extend(names.drain(..).map(|name| SignatureRef { part: index, name }));
+        }
     }
 
     pub(crate) fn is_allowed(&self, size: u64, digests: &PartDigests) -> bool {
         let mut found = Vec::new();
-        self.allowed.lookup(size, digests, &mut found);
-        !found.is_empty()
+        self.hash_part_list().any(|(_, part)| {
+            part.allowed.lookup(size, digests, &mut found);
+            !found.is_empty()
+        })
     }
 
-    /// Appends the names of the logical signatures whose expression holds for these subsignature counts.
+    /// Appends the logical signatures whose expression holds for these subsignature counts (keyed by the set
+    /// and the signature's index in it).
     pub(crate) fn evaluate_logical(
         &self,
-        counts: &HashMap<u32, Vec<u32>>,
+        counts: &HashMap<(u16, u32), Vec<u32>>,
         pass: Pass,
         size: u64,
         container: Option<FileType>,
-        found: &mut Vec<NameId>,
+        found: &mut Vec<SignatureRef>,
     ) {
-        let mut matched: Vec<u32> = counts
+        let entry = |&(set, index): &(u16, u32)| self.parts.get(set as usize)?.logical.get(index as usize);
+        let mut matched: Vec<(u16, u32)> = counts
             .iter()
-            .filter(|&(&index, counts)| {
-                self.logical.get(index as usize).is_some_and(|entry| {
+            .filter(|&(key, counts)| {
+                entry(key).is_some_and(|entry| {
                     entry.target.accepts(pass)
                         && entry.file_size.as_ref().is_none_or(|range| range.contains(&size))
                         && entry.container.is_none_or(|wanted| match wanted {
@@ -434,11 +622,70 @@ impl Database {
                         && entry.expression.evaluate(counts)
                 })
             })
-            .map(|(&index, _)| index)
+            .map(|(&key, _)| key)
             .collect();
         // HashMap order is not deterministic; the order of the database is.
         matched.sort_unstable();
-        found.extend(matched.into_iter().filter_map(|index| self.logical.get(index as usize)).map(|e| e.name));
+        found.extend(
+            matched
+                .into_iter()
+                .filter_map(|key| entry(&key).map(|entry| SignatureRef { part: key.0, name: entry.name })),
+        );
+    }
+}
+
+/// SHA-256 of a source's text.
+fn digest(text: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(text).into()
+}
+
+/// Reads the ignore lists (`.ign`, `.ign2`) of the sources: the names they drop, the SHA-256 over them all (in
+/// source order), and their malformed lines.
+fn ignore_lists(sources: &[Source]) -> Result<(IgnoreList, [u8; 32], Vec<LineError>), LoadError> {
+    let mut ignored = IgnoreList::new();
+    let mut errors = Vec::new();
+    let mut hasher = sha2::Sha256::new();
+    for source in sources {
+        if source.kind.and_then(FileKind::syntax) != Some(Syntax::Ignore) {
+            continue;
+        }
+        let text = source.text()?;
+        hasher.update(source.file.as_bytes());
+        hasher.update([0]);
+        hasher.update(digest(&text));
+        for (index, line) in text.split_inclusive(|&b| b == b'\n').enumerate() {
+            match signature::hash::parse_ignore_line(line) {
+                Ok(Line::Signature(entry)) => {
+                    ignored.insert(entry.name, entry.line_md5);
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    errors.push(LineError { file: source.name.clone(), line: index + 1, reason: error.reason })
+                }
+            }
+        }
+    }
+    Ok((ignored, hasher.finalize().into(), errors))
+}
+
+impl DatabaseInfo {
+    /// Adds a part's counts, memory, load times, files and unsupported signatures (not its version).
+    fn add(&mut self, part: &DatabaseInfo) {
+        for (total, part) in [
+            (&mut self.hash, &part.hash),
+            (&mut self.section_hash, &part.section_hash),
+            (&mut self.body, &part.body),
+            (&mut self.logical, &part.logical),
+            (&mut self.allow, &part.allow),
+        ] {
+            total.count += part.count;
+            total.memory += part.memory;
+            total.load_time += part.load_time;
+        }
+        self.files.extend(part.files.iter().cloned());
+        self.skipped_for_level += part.skipped_for_level;
+        self.names_memory += part.names_memory;
+        self.unsupported.extend(part.unsupported.iter().cloned());
     }
 }
 
@@ -473,8 +720,8 @@ fn read_sources(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), LoadErr
             }
             match source_kind(&file_name) {
                 Some(kind) => {
-                    let text = std::fs::read(&file).map_err(io_error(&file))?;
-                    sources.push(Source { name, kind, text, official: false });
+                    let text = SourceText::File(file.clone());
+                    sources.push(Source { name, file: file_name, kind, text, official: false });
                 }
                 None if metadata.is_dir() => ignored.push(name),
                 None => {
@@ -519,7 +766,13 @@ fn container_sources(shown: &str, file_name: &str, bytes: &[u8]) -> Vec<Source> 
     if let Some(kind) = source_kind(&format!("{stem}.info")) {
         let mut text = String::from_utf8_lossy(header).trim_end().to_owned().into_bytes();
         text.push(b'\n');
-        sources.push(Source { name: format!("{shown}:header"), kind, text, official: true });
+        sources.push(Source {
+            name: format!("{shown}:header"),
+            file: format!("{file_name}:header"),
+            kind,
+            text: SourceText::Memory(text),
+            official: true,
+        });
     }
     let body = bytes.get(CVD_HEADER_LEN..).unwrap_or_default();
     let mut sink = |part: &decomposer::Part<'_>| {
@@ -532,7 +785,13 @@ fn container_sources(shown: &str, file_name: &str, bytes: &[u8]) -> Vec<Source> 
             if let Ok(mut reader) = part.reader()
                 && std::io::Read::read_to_end(&mut reader, &mut text).is_ok()
             {
-                sources.push(Source { name: format!("{shown}/{member}"), kind, text, official: true });
+                sources.push(Source {
+                    name: format!("{shown}/{member}"),
+                    file: format!("{file_name}/{member}"),
+                    kind,
+                    text: SourceText::Memory(text),
+                    official: true,
+                });
             }
         }
         true
@@ -550,52 +809,56 @@ fn container_sources(shown: &str, file_name: &str, bytes: &[u8]) -> Vec<Source> 
     sources
 }
 
-/// The definitions version of a set of sources (see [`DatabaseInfo::version`]).
-fn definitions_version(sources: &[Source]) -> String {
-    let mut versions = Vec::new();
-    for source in sources {
-        let file_name = source.name.rsplit(['/', ':']).find(|s| !s.is_empty() && *s != "header").unwrap_or("");
-        match source.kind {
-            Some(FileKind::Info) => {
-                // `ClamAV-VDB:build time:version:...` on the first line.
-                let first = source.text.split(|&b| b == b'\n').next().unwrap_or_default();
-                let first = String::from_utf8_lossy(first);
-                let mut fields = first.split(':');
-                if fields.next() == Some("ClamAV-VDB")
-                    && let Some(version) = fields.nth(1)
-                {
-                    let stem = file_name.split('.').next().unwrap_or(file_name);
-                    versions.push(format!("{stem}:{}", version.trim()));
-                }
+/// The definitions version a source states: `daily:27371` from a `.info` header, the first line of a
+/// `VERSION` file.
+fn source_version(source: &Source, text: &[u8]) -> Option<String> {
+    match source.kind {
+        Some(FileKind::Info) => {
+            // `ClamAV-VDB:build time:version:...` on the first line.
+            let file_name = source.file.rsplit(['/', ':']).find(|s| !s.is_empty() && *s != "header").unwrap_or("");
+            let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
+            let first = String::from_utf8_lossy(first);
+            let mut fields = first.split(':');
+            if fields.next() == Some("ClamAV-VDB")
+                && let Some(version) = fields.nth(1)
+            {
+                let stem = file_name.split('.').next().unwrap_or(file_name);
+                return Some(format!("{stem}:{}", version.trim()));
             }
-            None => {
-                let text = String::from_utf8_lossy(&source.text);
-                if let Some(line) = text.lines().map(str::trim).find(|line| !line.is_empty()) {
-                    versions.push(line.to_owned());
-                }
-            }
-            _ => {}
+            None
         }
+        None => {
+            let text = String::from_utf8_lossy(text);
+            text.lines().map(str::trim).find(|line| !line.is_empty()).map(str::to_owned)
+        }
+        _ => None,
     }
+}
+
+/// The definitions version of a set (see [`DatabaseInfo::version`]) from each source's file name, stated
+/// version and text digest.
+fn definitions_version<'a>(sources: impl Iterator<Item = (&'a String, &'a Option<String>, &'a [u8; 32])>) -> String {
+    let sources: Vec<_> = sources.collect();
+    let mut versions: Vec<&String> = sources.iter().filter_map(|(_, version, _)| version.as_ref()).collect();
     if !versions.is_empty() {
         versions.sort();
         versions.dedup();
-        return versions.join(" ");
+        return versions.into_iter().map(String::as_str).collect::<Vec<_>>().join(" ");
     }
     let mut hasher = sha2::Sha256::new();
-    let mut ordered: Vec<&Source> = sources.iter().collect();
-    ordered.sort_by(|a, b| a.name.cmp(&b.name));
-    for source in ordered {
-        hasher.update(source.name.rsplit('/').next().unwrap_or_default().as_bytes());
+    let mut ordered = sources;
+    ordered.sort_by(|a, b| a.0.cmp(b.0));
+    for (file, _, digest) in ordered {
+        hasher.update(file.rsplit('/').next().unwrap_or_default().as_bytes());
         hasher.update([0]);
-        hasher.update(&source.text);
+        hasher.update(digest);
     }
     let digest = hasher.finalize();
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("content:{hex}")
 }
 
-/// Everything parsed from a set of sources, before compiling.
+/// Everything parsed from one source, before compiling.
 #[derive(Default)]
 struct Parsed {
     names: NameTableBuilder,
@@ -604,35 +867,16 @@ struct Parsed {
     patterns: Vec<CompiledPattern>,
     body_names: Vec<NameId>,
     logical: Vec<LogicalEntry>,
-    /// Bit per name: first defined in an unofficial source.
-    unofficial: Vec<u64>,
-    /// Whether the source being parsed is official.
-    official_source: bool,
     errors: Vec<LineError>,
     unsupported: Vec<Unsupported>,
     counts: DatabaseInfo,
 }
 
 impl Parsed {
-    fn info(&self) -> DatabaseInfo {
-        let mut info = self.counts.clone();
-        info.unsupported = self.unsupported.clone();
-        info
-    }
-
     fn intern(&mut self, name: &str, file: &str, line: usize) -> Option<NameId> {
-        let before = self.names.len();
         let id = self.names.intern(name);
-        match id {
-            None => self.errors.push(LineError { file: file.into(), line, reason: "too many signature names".into() }),
-            Some(id) if self.names.len() > before && !self.official_source => {
-                let word = id as usize / 64;
-                if self.unofficial.len() <= word {
-                    self.unofficial.resize(word + 1, 0);
-                }
-                self.unofficial[word] |= 1 << (id % 64);
-            }
-            Some(_) => {}
+        if id.is_none() {
+            self.errors.push(LineError { file: file.into(), line, reason: "too many signature names".into() });
         }
         id
     }
@@ -697,51 +941,29 @@ fn container_requirement(name: &str) -> Result<ContainerRequirement, String> {
     }))
 }
 
-/// Parses every source: ignore lists first (they drop signatures of other files), then every signature line.
-fn parse_sources(sources: &[Source]) -> Parsed {
+/// Parses one source's lines (`text`), dropping the signatures `ignored` names, and times it.
+fn parse_source(source: &Source, text: &[u8], ignored: &IgnoreList) -> Parsed {
     let mut parsed = Parsed::default();
-    let mut ignored = IgnoreList::new();
-    for source in sources {
-        if source.kind.and_then(FileKind::syntax) != Some(Syntax::Ignore) {
-            continue;
+    let started = Instant::now();
+    parse_lines(source, text, ignored, &mut parsed);
+    let elapsed = started.elapsed();
+    let stats = match source.kind.and_then(FileKind::syntax) {
+        Some(Syntax::Hash(HashKind::PeSection)) => Some(&mut parsed.counts.section_hash),
+        Some(Syntax::Hash(HashKind::File)) if source.kind.is_some_and(FileKind::is_allow_list) => {
+            Some(&mut parsed.counts.allow)
         }
-        for (index, line) in source.text.split_inclusive(|&b| b == b'\n').enumerate() {
-            match signature::hash::parse_ignore_line(line) {
-                Ok(Line::Signature(entry)) => {
-                    ignored.insert(entry.name, entry.line_md5);
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    parsed.errors.push(LineError { file: source.name.clone(), line: index + 1, reason: error.reason })
-                }
-            }
-        }
+        Some(Syntax::Hash(HashKind::File)) => Some(&mut parsed.counts.hash),
+        Some(Syntax::Body) => Some(&mut parsed.counts.body),
+        Some(Syntax::Logical) => Some(&mut parsed.counts.logical),
+        Some(Syntax::Ignore) | None => None,
+    };
+    if let Some(stats) = stats {
+        stats.load_time += elapsed;
     }
-    parsed.counts.ignored_names = ignored.len() as u64;
-    for source in sources {
-        parsed.official_source = source.official;
-        let started = Instant::now();
-        parse_source(source, &ignored, &mut parsed);
-        let elapsed = started.elapsed();
-        let stats = match source.kind.and_then(FileKind::syntax) {
-            Some(Syntax::Hash(HashKind::PeSection)) => Some(&mut parsed.counts.section_hash),
-            Some(Syntax::Hash(HashKind::File)) if source.kind.is_some_and(FileKind::is_allow_list) => {
-                Some(&mut parsed.counts.allow)
-            }
-            Some(Syntax::Hash(HashKind::File)) => Some(&mut parsed.counts.hash),
-            Some(Syntax::Body) => Some(&mut parsed.counts.body),
-            Some(Syntax::Logical) => Some(&mut parsed.counts.logical),
-            Some(Syntax::Ignore) | None => None,
-        };
-        if let Some(stats) = stats {
-            stats.load_time += elapsed;
-        }
-    }
-    parsed.counts.version = definitions_version(sources);
     parsed
 }
 
-fn parse_source(source: &Source, ignored: &IgnoreList, parsed: &mut Parsed) {
+fn parse_lines(source: &Source, text: &[u8], ignored: &IgnoreList, parsed: &mut Parsed) {
     let Some(kind) = source.kind else { return };
     let before = parsed.counts.total() + parsed.counts.allow.count;
     let file = source.name.as_str();
@@ -759,7 +981,7 @@ fn parse_source(source: &Source, ignored: &IgnoreList, parsed: &mut Parsed) {
         }
         Some(syntax) => {
             let mut section_hashes = 0u64;
-            for (index, line) in source.text.split_inclusive(|&b| b == b'\n').enumerate() {
+            for (index, line) in text.split_inclusive(|&b| b == b'\n').enumerate() {
                 let at = LineAt { ignored, raw: line, file, number: index + 1 };
                 let result = match syntax {
                     Syntax::Hash(HashKind::PeSection) => signature::parse_hash_line(HashKind::PeSection, line)

@@ -23,7 +23,7 @@ use std::time::Instant;
 use decomposer::{AvsResult, DecResult, Decomposer, FileType, Limits, Part, PartSink, Report, ResultCode, Spool};
 use rayon::prelude::*;
 
-use crate::database::Database;
+use crate::database::{Database, SignatureRef};
 use crate::hashes::PartHasher;
 use crate::matcher::{MatchScratch, Pass, PatternMatch, PatternOwner};
 use crate::textnorm::{NormalizingReader, TextNormalizer};
@@ -351,15 +351,15 @@ struct MatchSink<'d> {
     database: &'d Database,
     all_matches: bool,
     scratch: MatchScratch,
-    /// Logical signature -> match count per subsignature, for the current part (sparse).
-    logical_counts: HashMap<u32, Vec<u32>>,
+    /// (Pattern set, logical signature) -> match count per subsignature, for the current part (sparse).
+    logical_counts: HashMap<(u16, u32), Vec<u32>>,
     /// The containers above the current part, by depth: their types (for `Container:` in logical signatures)
     /// and whether an allow-list hash (`.fp`) cleared them, which clears everything inside them too.
     ancestors: Vec<(FileType, bool)>,
     detections: Vec<Detection>,
     codes: Vec<ResultCode>,
     stats: ScanStats,
-    names_found: Vec<u32>,
+    names_found: Vec<SignatureRef>,
     /// The normalized form of the current text part, reused from part to part.
     normalized: Vec<u8>,
 }
@@ -507,7 +507,7 @@ impl<'d> MatchSink<'d> {
             &mut self.names_found,
         );
         // A signature found in both passes is one detection.
-        let mut seen: Vec<u32> = self.names_found[..before].to_vec();
+        let mut seen: Vec<SignatureRef> = self.names_found[..before].to_vec();
         let mut index = before;
         while index < self.names_found.len() {
             let name = self.names_found[index];
@@ -526,15 +526,15 @@ impl<'d> MatchSink<'d> {
 struct Collector<'a> {
     database: &'a Database,
     all_matches: bool,
-    names_found: &'a mut Vec<u32>,
-    logical_counts: &'a mut HashMap<u32, Vec<u32>>,
+    names_found: &'a mut Vec<SignatureRef>,
+    logical_counts: &'a mut HashMap<(u16, u32), Vec<u32>>,
 }
 
 impl Collector<'_> {
     fn found(&mut self, found: PatternMatch) -> ControlFlow<()> {
         match found.owner {
             PatternOwner::Body(index) => {
-                if let Some(name) = self.database.body_name(index) {
+                if let Some(name) = self.database.body_name(found.set, index) {
                     self.names_found.push(name);
                     if !self.all_matches {
                         return ControlFlow::Break(());
@@ -545,8 +545,8 @@ impl Collector<'_> {
                 let database = self.database;
                 let counts = self
                     .logical_counts
-                    .entry(signature)
-                    .or_insert_with(|| vec![0; database.logical_subsignature_count(signature)]);
+                    .entry((found.set, signature))
+                    .or_insert_with(|| vec![0; database.logical_subsignature_count(found.set, signature)]);
                 if let Some(count) = counts.get_mut(subsignature as usize) {
                     *count = count.saturating_add(1);
                 }

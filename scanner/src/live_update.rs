@@ -15,6 +15,9 @@
 //!    each, as clamd's SelfCheck does): a changed set, or a forced reload (clamd's RELOAD, SIGHUP), is loaded
 //!    beside the old and swapped in the same way.
 //!
+//! A new set is loaded with [`Database::reload`]: the files that did not change keep their compiled parts,
+//! shared with the set serving, so a reload holds twice only what changed.
+//!
 //! Updates run one at a time; while one loads, scans and status reports (VERSION) go on with the old engine.
 //! Files in the incoming directory whose names start with `.` or end in `.tmp` or `.part` are writes in
 //! progress and are left for the next check: an updater should write a file under such a name and rename it
@@ -197,7 +200,7 @@ impl LiveDefinitions {
             return Ok(UpdateOutcome::Unchanged);
         }
         let started = Instant::now();
-        let database = Database::load_or_embedded(&self.source.paths)?;
+        let database = Database::reload(&self.source.paths, self.current().database())?;
         let version = database.version().to_owned();
         self.swap(database);
         *loaded = now;
@@ -217,7 +220,7 @@ impl LiveDefinitions {
             definitions_files(directory)?.into_iter().filter(|path| !names.contains(&file_name(path))).collect();
         candidate.extend(arrived.iter().cloned());
         candidate.sort_by_key(|path| file_name(path));
-        let database = match Database::load_or_embedded(&candidate) {
+        let database = match Database::reload(&candidate, self.current().database()) {
             Ok(database) => database,
             Err(error) => {
                 let unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
@@ -411,6 +414,8 @@ mod tests {
 
     const EICAR_NDB: &str = "Eicar-Test-Signature:0:*:58354f2150254041505b345c505a58353428505e2937434329377d2445494341522d5354414e444152442d414e544956495255532d544553542d46494c452124482b482a\n";
 
+    const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
     fn template() -> Engine {
         Engine::builder().max_concurrency(1).build(Arc::new(Database::embedded().unwrap())).unwrap()
     }
@@ -468,12 +473,22 @@ mod tests {
         let source = DefinitionsSource { paths: vec![root.path().to_owned()], incoming: None };
         let live = LiveDefinitions::load(&template(), source).unwrap();
         assert_eq!(live.update(false).unwrap(), UpdateOutcome::Unchanged);
+        let first = live.current();
         assert!(matches!(live.update(true).unwrap(), UpdateOutcome::Reloaded { .. }));
+        // Nothing changed: the new set is made of the old set's parts.
+        assert!(!Arc::ptr_eq(&first, &live.current()));
+        assert_eq!(live.current().database().shared_parts(first.database()), 2);
         std::fs::write(root.path().join("VERSION"), "second\n").unwrap();
         assert!(matches!(live.update(false).unwrap(), UpdateOutcome::Reloaded { version, .. } if version == "second"));
-        // A broken edit in place keeps the old set.
+        // Only VERSION changed: eicar.ndb's part is the one `first` holds.
+        let second = live.current();
+        assert_eq!(second.database().part_count(), 2);
+        assert_eq!(second.database().shared_parts(first.database()), 1);
+        assert_eq!(second.scan_bytes("eicar", EICAR).info.as_deref(), Some("Eicar-Test-Signature"));
+        // A broken edit in place keeps the old set, which still detects.
         std::fs::write(root.path().join("eicar.ndb"), "Eicar:0:*:5\n").unwrap();
         assert!(live.update(false).is_err());
+        assert!(Arc::ptr_eq(&second, &live.current()));
         assert_eq!(version_of(&live), "second");
         assert_eq!(live.status().reloads, 2);
     }

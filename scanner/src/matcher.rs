@@ -13,6 +13,10 @@
 //!   by the widest segment, so a match straddling a window edge is found exactly once
 //!   ([`BodyMatcher::scan_reader`]).
 //!
+//! - Patterns come in sets, one per database part ([`crate::database`] makes a part of each source file), shared
+//!   in an `Arc` between the matchers of successive definitions sets: a reload that keeps a file keeps its
+//!   patterns, and only the prefilter over every set's anchors is built again ([`BodyMatcher::from_sets`]).
+//!
 //! What it will not do: a bounded gap that was cut out of a segment (more than
 //! [`crate::signature::body::MAX_INLINE_GAP`] bytes) is checked against the last [`MAX_ENDS_KEPT`] matches of
 //! the previous segment only (each with all its possible ends); a pattern that needs an older one is missed.
@@ -21,6 +25,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::ops::{ControlFlow, RangeInclusive};
+use std::sync::Arc;
 
 use decomposer::FileType;
 
@@ -93,11 +98,17 @@ pub struct CompiledPattern {
     pub owner: PatternOwner,
 }
 
+/// The patterns of one database part, shared by every matcher built over them.
+pub type PatternSet = Arc<[CompiledPattern]>;
+
 /// A whole-pattern match in one part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PatternMatch {
-    /// Index of the pattern in the matcher.
+    /// Index of the pattern in the matcher: its index in its set, plus the patterns of the sets before it.
     pub pattern: u32,
+    /// The set (index in the list given to [`BodyMatcher::from_sets`]) the pattern belongs to: its owner's
+    /// indexes are the set's.
+    pub set: u16,
     /// Who it reports to.
     pub owner: PatternOwner,
     /// Part offset of the first segment's start (ClamAV counts a subsignature once per distinct start).
@@ -123,13 +134,23 @@ struct SegmentMatches {
     matches: Vec<(RangeInclusive<u64>, u64)>,
 }
 
+/// Where an anchor comes from: pattern `pattern` (its global index) of set `set`, segment `segment`.
+#[derive(Debug, Clone, Copy)]
+struct AnchorSource {
+    pattern: u32,
+    set: u16,
+    segment: u16,
+}
+
 /// The compiled body patterns of a database.
 #[derive(Debug)]
 pub struct BodyMatcher {
     literals: LiteralSet,
-    /// Literal id -> (pattern index, segment index).
-    anchors: Vec<(u32, u16)>,
-    patterns: Vec<CompiledPattern>,
+    /// Literal id -> where its anchor comes from.
+    anchors: Vec<AnchorSource>,
+    sets: Vec<PatternSet>,
+    /// Global index of each set's first pattern.
+    bases: Vec<u32>,
     /// Most bytes any segment spans left of its anchor, plus one for a boundary check.
     left_context: usize,
     /// Most bytes any segment spans from its anchor's start to its end, plus one for a boundary check.
@@ -144,34 +165,54 @@ pub struct BodyMatcher {
 pub struct CompileError(String);
 
 impl BodyMatcher {
-    /// Compiles `patterns` (the order is kept: [`PatternMatch::pattern`] indexes it).
+    /// Compiles `patterns` as one set (the order is kept: [`PatternMatch::pattern`] indexes it).
     ///
     /// # Errors
     /// When the prefilter refuses the anchors (more than it can index).
     pub fn new(patterns: Vec<CompiledPattern>) -> Result<Self, CompileError> {
+        BodyMatcher::from_sets(vec![PatternSet::from(patterns)])
+    }
+
+    /// Compiles the prefilter over the anchors of every set; the sets themselves are shared, not copied.
+    ///
+    /// # Errors
+    /// When the prefilter refuses the anchors (more than it can index), or there are more than 65,536 sets or
+    /// 2^32 patterns.
+    pub fn from_sets(sets: Vec<PatternSet>) -> Result<Self, CompileError> {
         let mut anchors = Vec::new();
+        let mut bases = Vec::with_capacity(sets.len());
         let mut left_context = 1;
         let mut right_context = 1;
-        for (pattern_index, compiled) in patterns.iter().enumerate() {
-            for (segment_index, segment) in compiled.pattern.segments.iter().enumerate() {
-                let pattern_index =
-                    u32::try_from(pattern_index).map_err(|_| CompileError("too many patterns".into()))?;
-                let segment_index =
-                    u16::try_from(segment_index).map_err(|_| CompileError("too many segments in a pattern".into()))?;
-                anchors.push((pattern_index, segment_index));
-                left_context = left_context.max(segment.max_before_anchor().saturating_add(1));
-                right_context = right_context
-                    .max(segment.anchor().len().saturating_add(segment.max_after_anchor()).saturating_add(1));
+        let mut base = 0u32;
+        for (set_index, patterns) in sets.iter().enumerate() {
+            let set = u16::try_from(set_index).map_err(|_| CompileError("too many pattern sets".into()))?;
+            bases.push(base);
+            for (pattern_index, compiled) in patterns.iter().enumerate() {
+                let pattern = u32::try_from(pattern_index)
+                    .ok()
+                    .and_then(|index| base.checked_add(index))
+                    .ok_or_else(|| CompileError("too many patterns".into()))?;
+                for (segment_index, segment) in compiled.pattern.segments.iter().enumerate() {
+                    let segment_index = u16::try_from(segment_index)
+                        .map_err(|_| CompileError("too many segments in a pattern".into()))?;
+                    anchors.push(AnchorSource { pattern, set, segment: segment_index });
+                    left_context = left_context.max(segment.max_before_anchor().saturating_add(1));
+                    right_context = right_context
+                        .max(segment.anchor().len().saturating_add(segment.max_after_anchor()).saturating_add(1));
+                }
             }
+            let count = u32::try_from(patterns.len()).map_err(|_| CompileError("too many patterns".into()))?;
+            base = base.checked_add(count).ok_or_else(|| CompileError("too many patterns".into()))?;
         }
-        let literals: Vec<Literal<'_>> = patterns
+        let literals: Vec<Literal<'_>> = sets
             .iter()
+            .flat_map(|patterns| patterns.iter())
             .flat_map(|compiled| compiled.pattern.segments.iter())
             .map(|segment| Literal { bytes: segment.anchor(), nocase: segment.anchor_nocase() })
             .collect();
         let literals = LiteralSet::new(&literals).map_err(|error| CompileError(error.to_string()))?;
         let window = WINDOW.max(left_context.saturating_add(right_context).saturating_mul(2));
-        Ok(BodyMatcher { literals, anchors, patterns, left_context, right_context, window })
+        Ok(BodyMatcher { literals, anchors, sets, bases, left_context, right_context, window })
     }
 
     /// Reads spilled parts `bytes` at a time (never less than twice the widest segment) instead of 1 MiB: for
@@ -181,24 +222,28 @@ impl BodyMatcher {
         self.window = bytes.max(self.left_context.saturating_add(self.right_context).saturating_mul(2));
     }
 
-    /// The patterns, in the order given.
-    pub fn patterns(&self) -> &[CompiledPattern] {
-        &self.patterns
+    /// The number of patterns, over every set.
+    pub fn len(&self) -> usize {
+        self.sets.iter().map(|set| set.len()).sum()
     }
 
-    /// Bytes of heap held, split by whom the patterns report to: `(body, logical)`. Each pattern counts with
-    /// its owner; the prefilter and the anchor table serve both and count with the body signatures.
-    pub fn heap_bytes_by_owner(&self) -> (usize, usize) {
-        let shared = self.literals.heap_bytes()
-            + self.anchors.capacity() * size_of::<(u32, u16)>()
-            + (self.patterns.capacity() - self.patterns.len()) * size_of::<CompiledPattern>();
-        self.patterns.iter().fold((shared, 0), |(body, logical), compiled| {
-            let bytes = size_of::<CompiledPattern>() + compiled.pattern.heap_bytes();
-            match compiled.owner {
-                PatternOwner::Body(_) => (body + bytes, logical),
-                PatternOwner::Logical { .. } => (body, logical + bytes),
-            }
-        })
+    /// Whether there is no pattern at all.
+    pub fn is_empty(&self) -> bool {
+        self.sets.iter().all(|set| set.is_empty())
+    }
+
+    /// The sets, in the order given.
+    pub fn sets(&self) -> &[PatternSet] {
+        &self.sets
+    }
+
+    /// Bytes of heap held by the prefilter and the anchor table (the sets are counted by their owners, see
+    /// [`patterns_heap_bytes_by_owner`]).
+    pub fn index_heap_bytes(&self) -> usize {
+        self.literals.heap_bytes()
+            + self.anchors.capacity() * size_of::<AnchorSource>()
+            + self.bases.capacity() * size_of::<u32>()
+            + self.sets.capacity() * size_of::<PatternSet>()
     }
 
     /// Searches a part held whole in RAM. `found` gets every whole-pattern match; returning `Break` stops.
@@ -292,10 +337,12 @@ impl BodyMatcher {
     ) -> ControlFlow<()> {
         let window = Window { hay, offset: window_offset, part_len };
         self.literals.for_each_match(hay, starts, |literal, anchor_start| {
-            let Some(&(pattern_index, segment_index)) = self.anchors.get(literal as usize) else {
+            let Some(&AnchorSource { pattern: pattern_index, set, segment: segment_index }) =
+                self.anchors.get(literal as usize)
+            else {
                 return ControlFlow::Continue(());
             };
-            let Some(compiled) = self.patterns.get(pattern_index as usize) else {
+            let Some(compiled) = self.pattern(set, pattern_index) else {
                 return ControlFlow::Continue(());
             };
             if !compiled.target.accepts(pass) {
@@ -343,6 +390,7 @@ impl BodyMatcher {
                 };
                 return found(PatternMatch {
                     pattern: pattern_index,
+                    set,
                     owner: compiled.owner,
                     start,
                     end: *ends.start(),
@@ -360,6 +408,25 @@ impl BodyMatcher {
             ControlFlow::Continue(())
         })
     }
+}
+
+impl BodyMatcher {
+    /// The pattern of global index `pattern` in set `set`.
+    fn pattern(&self, set: u16, pattern: u32) -> Option<&CompiledPattern> {
+        let base = *self.bases.get(set as usize)?;
+        self.sets.get(set as usize)?.get(pattern.checked_sub(base)? as usize)
+    }
+}
+
+/// Bytes of heap a set of patterns holds, split by whom the patterns report to: `(body, logical)`.
+pub fn patterns_heap_bytes_by_owner(patterns: &[CompiledPattern]) -> (usize, usize) {
+    patterns.iter().fold((0, 0), |(body, logical), compiled| {
+        let bytes = size_of::<CompiledPattern>() + compiled.pattern.heap_bytes();
+        match compiled.owner {
+            PatternOwner::Body(_) => (body + bytes, logical),
+            PatternOwner::Logical { .. } => (body, logical + bytes),
+        }
+    })
 }
 
 /// The per-scan state a window search works on.

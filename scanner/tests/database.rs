@@ -183,3 +183,61 @@ fn memory_is_reported_per_kind_and_grows_with_that_kind_alone() {
     assert!(more_logical.logical.load_time > more_logical.hash.load_time, "{more_logical:?}");
     assert!(more_body.body.load_time > std::time::Duration::ZERO);
 }
+
+/// Detections (names, sorted) of `database` on `bytes`, every signature reported.
+fn detections(database: &Arc<Database>, bytes: &[u8]) -> Vec<String> {
+    let engine = Engine::builder().all_matches(true).max_concurrency(1).build(Arc::clone(database)).unwrap();
+    let mut names: Vec<String> = engine.scan_bytes("input", bytes).detections.into_iter().map(|d| d.name).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_reload_shares_the_parts_of_unchanged_files_and_rebuilds_the_changed_ones() {
+    use md5::Digest as _;
+    let hashed = b"a file known by its hash";
+    let md5: String = md5::Md5::digest(hashed).iter().map(|b| format!("{b:02x}")).collect();
+    let other = b"another file known by its hash";
+    let other_md5: String = md5::Md5::digest(other).iter().map(|b| format!("{b:02x}")).collect();
+    let dir = dir_with(&[
+        ("main.ndb", EICAR_NDB.as_bytes()),
+        ("main.hdb", format!("{md5}:{}:Test.Hash\n", hashed.len()).as_bytes()),
+        ("daily.ldb", b"Test.Logical;Target:0;0&1;414243;444546\n"),
+        ("daily.hdb", b""),
+    ]);
+    let paths = [dir.path().to_path_buf()];
+    let first = Arc::new(Database::load(&paths).unwrap());
+    assert_eq!(first.part_count(), 4);
+    let logical_input = b"..ABC..DEF..";
+    assert_eq!(detections(&first, logical_input), ["Test.Logical"]);
+    assert_eq!(detections(&first, other), Vec::<String>::new());
+
+    // Nothing changed: every part is shared.
+    let same = Database::reload(&paths, &first).unwrap();
+    assert_eq!(same.shared_parts(&first), 4);
+
+    // daily.hdb gains a line: its part alone is new; the three others are the very parts `first` holds.
+    std::fs::write(dir.path().join("daily.hdb"), format!("{other_md5}:{}:Test.New\n", other.len())).unwrap();
+    let second = Arc::new(Database::reload(&paths, &first).unwrap());
+    assert_eq!(second.part_count(), 4);
+    assert_eq!(second.shared_parts(&first), 3);
+    assert_eq!(second.info().hash.count, 2);
+    // The new set finds every old signature and the new one; the old set, still alive, is as it was.
+    assert_eq!(detections(&second, EICAR), ["Eicar-Test-Signature"]);
+    assert_eq!(detections(&second, hashed), ["Test.Hash"]);
+    assert_eq!(detections(&second, logical_input), ["Test.Logical"]);
+    assert_eq!(detections(&second, other), ["Test.New"]);
+    assert_eq!(detections(&first, other), Vec::<String>::new());
+
+    // An ignore list applies to every file, so adding one rebuilds every part.
+    std::fs::write(dir.path().join("local.ign2"), "Test.Hash\n").unwrap();
+    let third = Arc::new(Database::reload(&paths, &second).unwrap());
+    assert_eq!(third.shared_parts(&second), 0);
+    assert_eq!(detections(&third, hashed), Vec::<String>::new());
+
+    // A broken file: the reload fails with its line, and the set serving is untouched.
+    std::fs::write(dir.path().join("daily.ldb"), b"Broken;Target:0;0&1;4142\n").unwrap();
+    let error = Database::reload(&paths, &third).unwrap_err().to_string();
+    assert!(error.contains("daily.ldb:1"), "{error}");
+    assert_eq!(detections(&third, logical_input), ["Test.Logical"]);
+}

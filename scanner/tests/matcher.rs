@@ -97,7 +97,7 @@ fn tricky_signatures_match_the_same_across_window_edges() {
         line("LongGap", "*", "6c6f6e67{300-400}67617021"), // long, 300-400 bytes, gap!
     ];
     let mut matcher = compile(&lines).expect("the signatures compile");
-    assert_eq!(matcher.patterns().len(), lines.len(), "every signature loads");
+    assert_eq!(matcher.len(), lines.len(), "every signature loads");
     let mut hay = b"start! ".to_vec();
     hay.extend_from_slice(b"...shif...");
     for i in 0..40u8 {
