@@ -350,6 +350,29 @@ enum SourceText {
 }
 
 impl Source {
+    /// The SHA-256 of the text, a file streamed through the hash rather than read whole: a reload that finds
+    /// the file unchanged never holds its text.
+    fn digest(&self) -> Result<[u8; 32], LoadError> {
+        match &self.text {
+            SourceText::Memory(text) => Ok(digest(text)),
+            SourceText::File(path) => {
+                let io_error = |source| LoadError::Io { path: path.clone(), source };
+                let mut file = std::fs::File::open(path).map_err(io_error)?;
+                let mut hasher = sha2::Sha256::new();
+                let mut block = vec![0; 1 << 20];
+                loop {
+                    match std::io::Read::read(&mut file, &mut block) {
+                        Ok(0) => break,
+                        Ok(n) => hasher.update(&block[..n]),
+                        Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(error) => return Err(io_error(error)),
+                    }
+                }
+                Ok(hasher.finalize().into())
+            }
+        }
+    }
+
     fn text(&self) -> Result<std::borrow::Cow<'_, [u8]>, LoadError> {
         match &self.text {
             SourceText::Memory(text) => Ok(std::borrow::Cow::Borrowed(text)),
@@ -483,16 +506,31 @@ impl Database {
         let built: Vec<Built> = sources
             .par_iter()
             .map(|source| {
-                let text = source.text()?;
-                let key = PartKey {
-                    file: source.file.clone(),
-                    digest: digest(&text),
-                    official: source.official,
-                    ignore_digest,
+                // With nothing to share, the text is read once and hashed; on a reload the file is streamed
+                // through the hash first, and read only when no part of the set serving has that key.
+                let (key, text) = if reusable.is_empty() {
+                    let text = source.text()?;
+                    let key = PartKey {
+                        file: source.file.clone(),
+                        digest: digest(&text),
+                        official: source.official,
+                        ignore_digest,
+                    };
+                    (key, text)
+                } else {
+                    let key = PartKey {
+                        file: source.file.clone(),
+                        digest: source.digest()?,
+                        official: source.official,
+                        ignore_digest,
+                    };
+                    if let Some(&part) = reusable.get(&key) {
+                        return Ok((Arc::clone(part), Vec::new()));
+                    }
+                    // A file that changes between the hash and this read is parsed as it is now and keyed as
+                    // it was, so the next reload parses it again rather than share a part that differs.
+                    (key, source.text()?)
                 };
-                if let Some(&part) = reusable.get(&key) {
-                    return Ok((Arc::clone(part), Vec::new()));
-                }
                 let version = source_version(source, &text);
                 let parsed = parse_source(source, &text, &ignore);
                 drop(text);
