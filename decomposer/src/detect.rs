@@ -65,6 +65,26 @@ impl FileType {
     }
 }
 
+impl FileType {
+    /// The type named `name` by [`FileType::as_str`].
+    pub fn from_name(name: &str) -> Option<FileType> {
+        Some(match name {
+            "zip" => FileType::Zip,
+            "tar" => FileType::Tar,
+            "gzip" => FileType::Gzip,
+            "bzip2" => FileType::Bzip2,
+            "xz" => FileType::Xz,
+            "mail" => FileType::Mail,
+            "pe" => FileType::Pe,
+            "elf" => FileType::Elf,
+            "pdf" => FileType::Pdf,
+            "text" => FileType::Text,
+            "binary" => FileType::Binary,
+            _ => return None,
+        })
+    }
+}
+
 impl fmt::Display for FileType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -266,6 +286,27 @@ mod tests {
 
     fn detect_head(head: &[u8]) -> FileType {
         detect(head, || false)
+    }
+
+    #[test]
+    fn every_name_names_its_type() {
+        let all = [
+            FileType::Zip,
+            FileType::Tar,
+            FileType::Gzip,
+            FileType::Bzip2,
+            FileType::Xz,
+            FileType::Mail,
+            FileType::Pe,
+            FileType::Elf,
+            FileType::Pdf,
+            FileType::Text,
+            FileType::Binary,
+        ];
+        for file_type in all {
+            assert_eq!(FileType::from_name(file_type.as_str()), Some(file_type));
+        }
+        assert_eq!(FileType::from_name("ZIP"), None);
     }
 
     #[test]

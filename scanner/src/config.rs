@@ -53,6 +53,9 @@ pub struct Options {
     /// The daemon's incoming directory: new versions of definitions files dropped here are validated and
     /// moved into the definitions directory (which must then be one directory).
     pub incoming_directory: Option<PathBuf>,
+    /// Where the daemon keeps the compiled form of its definitions (`avscan db compile`), or `none`. Default:
+    /// `avscan.avdb` inside the definitions directory when `definitions` is one directory, else none.
+    pub compiled_definitions: Option<PathBuf>,
     /// The daemon's Unix socket (clamd LocalSocket).
     pub local_socket: Option<PathBuf>,
     /// The daemon's TCP address, `HOST:PORT`, or `PORT` alone for the loopback address (clamd TCPSocket and
@@ -119,6 +122,7 @@ impl Options {
             all_matches: over.all_matches.or(self.all_matches),
             definitions: over.definitions.clone().or_else(|| self.definitions.clone()),
             incoming_directory: over.incoming_directory.clone().or_else(|| self.incoming_directory.clone()),
+            compiled_definitions: over.compiled_definitions.clone().or_else(|| self.compiled_definitions.clone()),
             local_socket: over.local_socket.clone().or_else(|| self.local_socket.clone()),
             tcp_address: over.tcp_address.clone().or_else(|| self.tcp_address.clone()),
             stream_max_length: over.stream_max_length.or(self.stream_max_length),
@@ -189,6 +193,8 @@ pub struct Settings {
     pub definitions: Vec<PathBuf>,
     /// The daemon's incoming directory.
     pub incoming_directory: Option<PathBuf>,
+    /// Where the daemon keeps the compiled form of its definitions, if anywhere.
+    pub compiled_definitions: Option<PathBuf>,
     /// The daemon's own settings.
     pub daemon: DaemonSettings,
 }
@@ -368,14 +374,48 @@ impl Settings {
             update_interval: Duration::from_secs(update_interval),
             definitions: options.definitions.clone().unwrap_or_default(),
             incoming_directory: options.incoming_directory.clone(),
+            compiled_definitions: compiled_definitions(options),
             daemon: DaemonSettings::resolve(options)?,
         })
+    }
+}
+
+/// The default name of the compiled form the daemon keeps in its definitions directory.
+pub const COMPILED_DEFINITIONS_NAME: &str = "avscan.avdb";
+
+/// `compiled_definitions` resolved: as given (`none`: nowhere), else `avscan.avdb` in the definitions
+/// directory when `definitions` is one directory.
+fn compiled_definitions(options: &Options) -> Option<PathBuf> {
+    match (&options.compiled_definitions, options.definitions.as_deref()) {
+        (Some(path), _) if path.as_os_str() == "none" => None,
+        (Some(path), _) => Some(path.clone()),
+        (None, Some([directory])) if directory.is_dir() => Some(directory.join(COMPILED_DEFINITIONS_NAME)),
+        (None, _) => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_compiled_definitions_sit_in_a_lone_definitions_directory_unless_named_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolve = |text: &str| {
+            let options = Options::from_toml(text).unwrap();
+            Settings::resolve(&options, "avscan").unwrap().compiled_definitions
+        };
+        let one = format!("definitions = [{:?}]", dir.path());
+        assert_eq!(resolve(&one), Some(dir.path().join("avscan.avdb")));
+        assert_eq!(resolve(&format!("{one}\ncompiled_definitions = \"none\"")), None);
+        assert_eq!(
+            resolve(&format!("{one}\ncompiled_definitions = \"/var/cache/x.avdb\"")),
+            Some("/var/cache/x.avdb".into())
+        );
+        // Two paths, a file, or the embedded set: nowhere unless named.
+        assert_eq!(resolve(&format!("definitions = [{:?}, {:?}]", dir.path(), dir.path())), None);
+        assert_eq!(resolve(""), None);
+    }
 
     #[test]
     fn defaults_resolve() {

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use decomposer::FileType;
 use sha2::Digest as _;
 
+use self::compiled::{CompiledFile, FileStamp};
 use crate::hashes::{AlgorithmSet, HashStore, HashStoreBuilder, PartDigests};
 use crate::matcher::{
     BodyMatcher, CompiledPattern, Pass, PatternOwner, PatternSet, TargetFilter, patterns_heap_bytes_by_owner,
@@ -38,6 +39,9 @@ use crate::names::{NameId, NameTable, NameTableBuilder};
 use crate::signature::{
     self, Expression, FileKind, HashKind, HashSize, Line, Offset, SubSignature, Syntax, Target, TargetDescription,
 };
+
+mod compiled;
+pub(crate) use compiled::file_type_by_name;
 
 /// The embedded default database: EICAR and the ClamAV test file, so that `avscan scan` works with no set-up.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -155,6 +159,24 @@ pub struct DatabaseInfo {
     /// Time to load and compile.
     #[serde(skip)]
     pub load_time: Duration,
+    /// How the parts (one per source file) were obtained.
+    pub parts: PartsLoaded,
+    /// What was wrong with the compiled form, when one was used: why the file, or each part of it that was
+    /// rebuilt from source, could not be used, or why it could not be written.
+    pub compiled: Vec<String>,
+    /// Whether this load wrote the compiled form (it was missing, stale or corrupt, or `avscan db compile`).
+    pub compiled_written: bool,
+}
+
+/// How the parts of a database were obtained.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PartsLoaded {
+    /// Parsed from source.
+    pub parsed: u64,
+    /// Shared with the database this one replaced ([`Database::reload`]).
+    pub shared: u64,
+    /// Decoded from the compiled form.
+    pub compiled: u64,
 }
 
 impl DatabaseInfo {
@@ -208,6 +230,19 @@ impl fmt::Display for DatabaseInfo {
             )?;
         }
         writeln!(f, "names: {:.2} MiB", mib(self.names_memory))?;
+        let parts = self.parts;
+        writeln!(
+            f,
+            "parts: {} ({} parsed, {} shared with the set replaced, {} from the compiled form{})",
+            parts.parsed + parts.shared + parts.compiled,
+            parts.parsed,
+            parts.shared,
+            parts.compiled,
+            if self.compiled_written { "; compiled form written" } else { "" }
+        )?;
+        for problem in &self.compiled {
+            writeln!(f, "compiled form: {problem}")?;
+        }
         writeln!(f, "not matched (see avscan db check): {}", self.unsupported.len())?;
         writeln!(f, "lines skipped as ClamAV 1.4 skips them: {}", self.skipped_for_level)?;
         writeln!(f, "total: {} signatures, loaded in {} ms", self.total(), self.load_time.as_millis())
@@ -244,7 +279,7 @@ impl CheckReport {
 }
 
 /// A logical signature as the database keeps it.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct LogicalEntry {
     name: NameId,
     expression: Expression,
@@ -264,7 +299,7 @@ pub(crate) struct SignatureRef {
 /// What makes two parts the same: the file (by name, not by directory, so that a file moved in from an
 /// incoming directory is the file it replaces), the SHA-256 of its text, whether it is official, and the
 /// SHA-256 of the ignore lists that were applied to it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 struct PartKey {
     file: String,
     digest: [u8; 32],
@@ -303,17 +338,24 @@ impl DatabasePart {
         let allowed = allowed.finish();
         counts.allow.load_time += allowed_started.elapsed();
         let patterns = PatternSet::from(patterns);
-        let (body_patterns, logical_patterns) = patterns_heap_bytes_by_owner(&patterns);
-        counts.hash.memory = hashes.heap_bytes() as u64;
-        counts.allow.memory = allowed.heap_bytes() as u64;
-        counts.body.memory = (body_patterns + body_names.capacity() * size_of::<NameId>()) as u64;
-        counts.logical.memory = (logical_patterns
-            + logical.capacity() * size_of::<LogicalEntry>()
-            + logical.iter().map(|entry| entry.expression.heap_bytes()).sum::<usize>())
-            as u64;
-        counts.names_memory = names.heap_bytes() as u64;
-        let part = DatabasePart { key, names, hashes, allowed, patterns, body_names, logical, version, info: counts };
+        let mut part =
+            DatabasePart { key, names, hashes, allowed, patterns, body_names, logical, version, info: counts };
+        part.measure();
         (part, errors)
+    }
+
+    /// Sets the memory figures of [`DatabasePart::info`] from what the part holds.
+    fn measure(&mut self) {
+        let (body_patterns, logical_patterns) = patterns_heap_bytes_by_owner(&self.patterns);
+        let info = &mut self.info;
+        info.hash.memory = self.hashes.heap_bytes() as u64;
+        info.allow.memory = self.allowed.heap_bytes() as u64;
+        info.body.memory = (body_patterns + self.body_names.capacity() * size_of::<NameId>()) as u64;
+        info.logical.memory = (logical_patterns
+            + self.logical.capacity() * size_of::<LogicalEntry>()
+            + self.logical.iter().map(|entry| entry.expression.heap_bytes()).sum::<usize>())
+            as u64;
+        info.names_memory = self.names.heap_bytes() as u64;
     }
 }
 
@@ -322,6 +364,9 @@ impl DatabasePart {
 #[derive(Debug)]
 pub struct Database {
     parts: Vec<Arc<DatabasePart>>,
+    /// Each part's source file's length and modification time when this database was loaded (`None` for a
+    /// text held in memory): a later load takes a file with the same stamp to be unchanged.
+    stamps: Vec<Option<FileStamp>>,
     body: BodyMatcher,
     /// Indexes of the parts that hold hash or allow-list signatures.
     hash_parts: Vec<u16>,
@@ -373,6 +418,14 @@ impl Source {
         }
     }
 
+    /// The file's length and modification time now (`None` for a text in memory or an unreadable file).
+    fn stamp(&self) -> Option<FileStamp> {
+        match &self.text {
+            SourceText::Memory(_) => None,
+            SourceText::File(path) => FileStamp::of(path),
+        }
+    }
+
     fn text(&self) -> Result<std::borrow::Cow<'_, [u8]>, LoadError> {
         match &self.text {
             SourceText::Memory(text) => Ok(std::borrow::Cow::Borrowed(text)),
@@ -413,16 +466,95 @@ impl Database {
                 })
             })
             .collect();
-        Database::build(sources, Vec::new(), None)
+        Database::build(sources, Vec::new(), None, None)
     }
 
-    /// Loads signature files and directories.
+    /// Loads signature files and directories, or one compiled file (told by its first bytes, whatever its
+    /// name): the sources it was compiled from, with every part it holds for them unchanged, and the rest
+    /// parsed (then the file is rewritten, see [`Database::load_with_compiled`]).
     ///
     /// # Errors
-    /// An unreadable path, malformed lines (all listed), or no signature file at all.
+    /// An unreadable path, malformed lines (all listed), or no signature file at all; a compiled file whose
+    /// header or table of contents cannot be used (its sources are not known then).
     pub fn load(paths: &[PathBuf]) -> Result<Database, LoadError> {
+        if let [path] = paths
+            && compiled::is_compiled_file(path)
+        {
+            let file = CompiledFile::open(path).map_err(LoadError::Compile)?;
+            let sources = file.sources().to_vec();
+            return Database::load_with(&sources, path, Some(file), None);
+        }
         let (sources, ignored) = read_sources(paths)?;
-        Database::build(sources, ignored, None)
+        Database::build(sources, ignored, None, None)
+    }
+
+    /// Loads `paths` with the compiled form kept at `compiled`: each part it holds for a source that did not
+    /// change is decoded instead of parsed (after `previous`'s parts, which are shared first). When anything
+    /// had to be parsed, or the file is missing, stale, corrupt or holds other parts, it is written again from
+    /// the database just loaded. What was wrong with it, and a failure to write it, are in
+    /// [`DatabaseInfo::compiled`]: the load itself never fails because of the compiled form.
+    ///
+    /// # Errors
+    /// As [`Database::load`] of `paths`.
+    pub fn load_with_compiled(
+        paths: &[PathBuf],
+        compiled: &Path,
+        previous: Option<&Database>,
+    ) -> Result<Database, LoadError> {
+        let (file, problem) = match compiled.exists().then(|| CompiledFile::open(compiled)) {
+            Some(Ok(file)) => (Some(file), None),
+            Some(Err(reason)) => (None, Some(reason)),
+            None => (None, None),
+        };
+        let mut database = Database::load_with(paths, compiled, file, previous)?;
+        database.info.compiled.splice(0..0, problem);
+        Ok(database)
+    }
+
+    fn load_with(
+        paths: &[PathBuf],
+        compiled: &Path,
+        file: Option<CompiledFile>,
+        previous: Option<&Database>,
+    ) -> Result<Database, LoadError> {
+        let paths = canonical_paths(paths)?;
+        let (sources, ignored) = read_sources(&paths)?;
+        let mut database = Database::build(sources, ignored, previous, file.as_ref())?;
+        let parts: Vec<(&PartKey, Option<FileStamp>)> =
+            database.parts.iter().map(|part| &part.key).zip(database.stamps.iter().copied()).collect();
+        let fresh = file.as_ref().is_some_and(|file| file.holds_exactly(&parts, &paths));
+        drop(file);
+        if !fresh || !database.info.compiled.is_empty() {
+            match database.write_compiled(compiled, &paths) {
+                Ok(()) => database.info.compiled_written = true,
+                Err(reason) => {
+                    tracing::warn!(%reason, "cannot write the compiled definitions; loading goes on from source");
+                    database.info.compiled.push(reason);
+                }
+            }
+        }
+        Ok(database)
+    }
+
+    /// Writes the compiled form of this database, loaded from `paths`, to `path`.
+    ///
+    /// # Errors
+    /// [`LoadError::Io`] for a path that does not exist, [`LoadError::Compile`] when `path` cannot be written.
+    pub fn save_compiled(&self, paths: &[PathBuf], path: &Path) -> Result<(), LoadError> {
+        self.write_compiled(path, &canonical_paths(paths)?).map_err(LoadError::Compile)
+    }
+
+    /// Loads `paths` from source and writes their compiled form to `out` (`avscan db compile`).
+    ///
+    /// # Errors
+    /// As [`Database::load`], and [`LoadError::Compile`] when `out` cannot be written.
+    pub fn compile(paths: &[PathBuf], out: &Path) -> Result<Database, LoadError> {
+        let paths = canonical_paths(paths)?;
+        let (sources, ignored) = read_sources(&paths)?;
+        let mut database = Database::build(sources, ignored, None, None)?;
+        database.write_compiled(out, &paths).map_err(LoadError::Compile)?;
+        database.info.compiled_written = true;
+        Ok(database)
     }
 
     /// [`Database::load`] of `paths`, or the embedded database when `paths` is empty (the configuration's
@@ -446,7 +578,7 @@ impl Database {
             return Database::embedded();
         }
         let (sources, ignored) = read_sources(paths)?;
-        Database::build(sources, ignored, Some(previous))
+        Database::build(sources, ignored, Some(previous), None)
     }
 
     /// How many parts (one per source file) the database is made of.
@@ -487,12 +619,14 @@ impl Database {
         Ok(CheckReport { errors, unsupported, info })
     }
 
-    /// Builds the parts (in parallel, one source per task; a part of `previous` with the same key is shared),
-    /// then the prefilter over every part's patterns.
+    /// Builds the parts (in parallel, one source per task), then the prefilter over every part's patterns. A
+    /// part is shared with `previous` when it has the source's key, else decoded from `compiled` when that has
+    /// it, else parsed. What `compiled` could not give is noted in [`DatabaseInfo::compiled`].
     fn build(
         sources: Vec<Source>,
         ignored_files: Vec<String>,
         previous: Option<&Database>,
+        compiled: Option<&CompiledFile>,
     ) -> Result<Database, LoadError> {
         use rayon::prelude::*;
         let started = Instant::now();
@@ -500,48 +634,82 @@ impl Database {
             return Err(LoadError::Empty("the paths given".into()));
         }
         let (ignore, ignore_digest, mut errors) = ignore_lists(&sources)?;
-        let reusable: HashMap<&PartKey, &Arc<DatabasePart>> =
+        let previous_parts: HashMap<&PartKey, &Arc<DatabasePart>> =
             previous.map(|previous| previous.parts.iter().map(|part| (&part.key, part)).collect()).unwrap_or_default();
-        type Built = Result<(Arc<DatabasePart>, Vec<LineError>), LoadError>;
-        let built: Vec<Built> = sources
+        let nothing_to_reuse = previous_parts.is_empty() && compiled.is_none();
+        // The SHA-256 recorded for a file whose length and modification time are those recorded.
+        let known_digest = |source: &Source, stamp: Option<FileStamp>| {
+            let stamp = stamp?;
+            let from_previous = previous.and_then(|previous| {
+                previous
+                    .parts
+                    .iter()
+                    .zip(&previous.stamps)
+                    .find(|(part, known)| part.key.file == source.file && **known == Some(stamp))
+                    .map(|(part, _)| part.key.digest)
+            });
+            from_previous.or_else(|| compiled.and_then(|compiled| compiled.digest_for(&source.file, stamp)))
+        };
+        let built: Vec<Result<Built, LoadError>> = sources
             .par_iter()
             .map(|source| {
-                // With nothing to share, the text is read once and hashed; on a reload the file is streamed
-                // through the hash first, and read only when no part of the set serving has that key.
-                let (key, text) = if reusable.is_empty() {
+                let stamp = source.stamp();
+                let key =
+                    |digest| PartKey { file: source.file.clone(), digest, official: source.official, ignore_digest };
+                // With nothing to reuse, the text is read once and hashed. Otherwise a file is hashed only when
+                // its stamp is not one recorded (streamed through the hash) and read only when no part has its
+                // key. A file that changes between the hash and the read is parsed as it is now and keyed as it
+                // was, so the next load parses it again rather than reuse a part that differs.
+                let (key, text) = if nothing_to_reuse {
                     let text = source.text()?;
-                    let key = PartKey {
-                        file: source.file.clone(),
-                        digest: digest(&text),
-                        official: source.official,
-                        ignore_digest,
-                    };
-                    (key, text)
+                    (key(digest(&text)), Some(text))
                 } else {
-                    let key = PartKey {
-                        file: source.file.clone(),
-                        digest: source.digest()?,
-                        official: source.official,
-                        ignore_digest,
+                    let key = match known_digest(source, stamp) {
+                        Some(digest) => key(digest),
+                        None => key(source.digest()?),
                     };
-                    if let Some(&part) = reusable.get(&key) {
-                        return Ok((Arc::clone(part), Vec::new()));
+                    if let Some(&part) = previous_parts.get(&key) {
+                        return Ok(Built { part: Arc::clone(part), stamp, errors: Vec::new(), how: Obtained::Shared });
                     }
-                    // A file that changes between the hash and this read is parsed as it is now and keyed as
-                    // it was, so the next reload parses it again rather than share a part that differs.
-                    (key, source.text()?)
+                    (key, None)
+                };
+                let mut rejected = None;
+                if let Some(found) = compiled.and_then(|compiled| compiled.part(&key)) {
+                    match found {
+                        Ok(part) => {
+                            let how = Obtained::Compiled;
+                            return Ok(Built { part: Arc::new(part), stamp, errors: Vec::new(), how });
+                        }
+                        Err(reason) => rejected = Some(reason),
+                    }
+                }
+                let text = match text {
+                    Some(text) => text,
+                    None => source.text()?,
                 };
                 let version = source_version(source, &text);
                 let parsed = parse_source(source, &text, &ignore);
                 drop(text);
                 let (part, errors) = DatabasePart::build(key, version, parsed);
-                Ok((Arc::new(part), errors))
+                Ok(Built { part: Arc::new(part), stamp, errors, how: Obtained::Parsed { rejected } })
             })
             .collect();
         let mut parts = Vec::with_capacity(built.len());
+        let mut stamps = Vec::with_capacity(built.len());
+        let mut loaded = PartsLoaded::default();
+        let mut compiled_problems = Vec::new();
         for result in built {
-            let (part, mut part_errors) = result?;
+            let Built { part, stamp, errors: mut part_errors, how } = result?;
+            stamps.push(stamp);
             errors.append(&mut part_errors);
+            match how {
+                Obtained::Shared => loaded.shared += 1,
+                Obtained::Compiled => loaded.compiled += 1,
+                Obtained::Parsed { rejected } => {
+                    loaded.parsed += 1;
+                    compiled_problems.extend(rejected);
+                }
+            }
             parts.push(part);
         }
         if !errors.is_empty() {
@@ -554,6 +722,8 @@ impl Database {
         info.version = definitions_version(parts.iter().map(|part| (&part.key.file, &part.version, &part.key.digest)));
         info.ignored_names = ignore.len() as u64;
         info.ignored_files = ignored_files;
+        info.parts = loaded;
+        info.compiled = compiled_problems;
         let body_started = Instant::now();
         let body = BodyMatcher::from_sets(parts.iter().map(|part| PatternSet::clone(&part.patterns)).collect())
             .map_err(|error| LoadError::Compile(error.to_string()))?;
@@ -565,7 +735,14 @@ impl Database {
             .map(|(index, _)| index)
             .collect();
         info.load_time = started.elapsed();
-        Ok(Database { parts, body, hash_parts, info })
+        Ok(Database { parts, stamps, body, hash_parts, info })
+    }
+
+    /// Writes the compiled form of this database, compiled from `sources`, to `path` (see [`compiled`]).
+    fn write_compiled(&self, path: &Path, sources: &[PathBuf]) -> Result<(), String> {
+        let parts: Vec<(&DatabasePart, Option<FileStamp>)> =
+            self.parts.iter().map(|part| &**part).zip(self.stamps.iter().copied()).collect();
+        compiled::write(path, sources, &parts)
     }
 
     /// What the database holds.
@@ -672,6 +849,31 @@ impl Database {
     }
 }
 
+/// The paths made absolute, so that a compiled file names its sources wherever it is read from.
+fn canonical_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    paths
+        .iter()
+        .map(|path| std::fs::canonicalize(path).map_err(|source| LoadError::Io { path: path.clone(), source }))
+        .collect()
+}
+
+/// A part, and how it was obtained.
+struct Built {
+    part: Arc<DatabasePart>,
+    stamp: Option<FileStamp>,
+    errors: Vec<LineError>,
+    how: Obtained,
+}
+
+enum Obtained {
+    Shared,
+    Compiled,
+    /// Parsed; `rejected` says why the compiled form's part for this source could not be used, if it had one.
+    Parsed {
+        rejected: Option<String>,
+    },
+}
+
 /// SHA-256 of a source's text.
 fn digest(text: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(text).into()
@@ -751,6 +953,9 @@ fn read_sources(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), LoadErr
         for file in files {
             let name = file.display().to_string();
             let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if metadata.is_dir() && compiled::is_compiled_file_name(&file_name) {
+                continue;
+            }
             if is_container_file(&file_name) {
                 let bytes = std::fs::read(&file).map_err(io_error(&file))?;
                 sources.extend(container_sources(&name, &file_name, &bytes));
@@ -957,12 +1162,12 @@ fn target_filter(target: Target) -> Result<TargetFilter, String> {
 }
 
 /// What a logical signature's `Container:` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum ContainerRequirement {
     /// `CL_TYPE_ANY`: the part is not inside any container.
     None,
     /// The container directly holding the part has this type.
-    Type(FileType),
+    Type(#[serde(with = "file_type_by_name")] FileType),
 }
 
 fn container_requirement(name: &str) -> Result<ContainerRequirement, String> {

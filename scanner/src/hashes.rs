@@ -136,6 +136,89 @@ struct Table<const N: usize> {
     any_size_names: Vec<NameId>,
 }
 
+/// A table in the compiled definitions form: the digests as one run of bytes each (copied back in one pass,
+/// not decoded digest by digest), the rest as they are.
+impl<const N: usize> serde::Serialize for Table<N> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple as _;
+        let mut tuple = serializer.serialize_tuple(6)?;
+        tuple.serialize_element(&self.sizes)?;
+        tuple.serialize_element(&self.starts)?;
+        tuple.serialize_element(&Digests(&self.digests))?;
+        tuple.serialize_element(&self.names)?;
+        tuple.serialize_element(&Digests(&self.any_size_digests))?;
+        tuple.serialize_element(&self.any_size_names)?;
+        tuple.end()
+    }
+}
+
+impl<'de, const N: usize> serde::Deserialize<'de> for Table<N> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TableVisitor<const N: usize>;
+        impl<'de, const N: usize> serde::de::Visitor<'de> for TableVisitor<N> {
+            type Value = Table<N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a hash table of {N}-byte digests")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Table<N>, A::Error> {
+                fn next<'de, T: serde::Deserialize<'de>, A: serde::de::SeqAccess<'de>>(
+                    seq: &mut A,
+                    index: usize,
+                ) -> Result<T, A::Error> {
+                    seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(index, &"six fields"))
+                }
+                let sizes: Vec<u64> = next(&mut seq, 0)?;
+                let starts: Vec<u32> = next(&mut seq, 1)?;
+                let digests: DigestsOwned<N> = next(&mut seq, 2)?;
+                let names: Vec<NameId> = next(&mut seq, 3)?;
+                let any_size_digests: DigestsOwned<N> = next(&mut seq, 4)?;
+                let any_size_names: Vec<NameId> = next(&mut seq, 5)?;
+                Ok(Table {
+                    sizes,
+                    starts,
+                    digests: digests.0,
+                    names,
+                    any_size_digests: any_size_digests.0,
+                    any_size_names,
+                })
+            }
+        }
+        deserializer.deserialize_tuple(6, TableVisitor::<N>)
+    }
+}
+
+/// Digests serialized as one byte string.
+struct Digests<'a, const N: usize>(&'a [[u8; N]]);
+
+impl<const N: usize> serde::Serialize for Digests<'_, N> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0.as_flattened())
+    }
+}
+
+/// Digests read back from one byte string.
+struct DigestsOwned<const N: usize>(Vec<[u8; N]>);
+
+impl<'de, const N: usize> serde::Deserialize<'de> for DigestsOwned<N> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytesVisitor<const N: usize>;
+        impl<const N: usize> serde::de::Visitor<'_> for BytesVisitor<N> {
+            type Value = DigestsOwned<N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a byte string of {N}-byte digests")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<DigestsOwned<N>, E> {
+                let (digests, rest) = bytes.as_chunks::<N>();
+                if !rest.is_empty() {
+                    return Err(E::invalid_length(bytes.len(), &self));
+                }
+                Ok(DigestsOwned(digests.to_vec()))
+            }
+        }
+        deserializer.deserialize_bytes(BytesVisitor::<N>)
+    }
+}
+
 impl<const N: usize> Default for Table<N> {
     fn default() -> Self {
         Table {
@@ -215,7 +298,7 @@ impl<const N: usize> Table<N> {
 }
 
 /// Hash signatures of whole parts, by algorithm.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct HashStore {
     md5: Table<16>,
     sha1: Table<20>,

@@ -44,6 +44,9 @@ pub struct DefinitionsSource {
     /// The incoming directory: new versions of definitions files are dropped here. Needs `paths` to be one
     /// directory, the one they are moved into.
     pub incoming: Option<PathBuf>,
+    /// The compiled form kept for `paths` ([`Database::load_with_compiled`]): used at every load for the files
+    /// that did not change, and rewritten after a load that parsed.
+    pub compiled: Option<PathBuf>,
 }
 
 /// Why definitions could not be (re)loaded. The engine that was serving goes on serving.
@@ -144,7 +147,11 @@ impl LiveDefinitions {
             (Some(incoming), _) => return Err(UpdateError::NoDefinitionsDirectory { path: incoming.clone() }),
         };
         let loaded = stamps(&source.paths);
-        let database = Database::load_or_embedded(&source.paths)?;
+        let database = match &source.compiled {
+            Some(compiled) if !source.paths.is_empty() => Database::load_with_compiled(&source.paths, compiled, None)?,
+            _ => Database::load_or_embedded(&source.paths)?,
+        };
+        log_compiled(&database);
         let engine = Arc::new(template.with_database(Arc::new(database)));
         Ok(LiveDefinitions {
             current: RwLock::new(engine),
@@ -200,7 +207,15 @@ impl LiveDefinitions {
             return Ok(UpdateOutcome::Unchanged);
         }
         let started = Instant::now();
-        let database = Database::reload(&self.source.paths, self.current().database())?;
+        let current = self.current();
+        let database = match &self.source.compiled {
+            Some(compiled) if !self.source.paths.is_empty() => {
+                Database::load_with_compiled(&self.source.paths, compiled, Some(current.database()))?
+            }
+            _ => Database::reload(&self.source.paths, current.database())?,
+        };
+        drop(current);
+        log_compiled(&database);
         let version = database.version().to_owned();
         self.swap(database);
         *loaded = now;
@@ -238,6 +253,13 @@ impl LiveDefinitions {
             let to = directory.join(file_name(path));
             move_file(path, &to)?;
         }
+        // The set now in the definitions directory is the one just loaded (a rename keeps a file's length and
+        // time): its compiled form is written for the directory, so the next start decodes it.
+        if let Some(compiled) = &self.source.compiled
+            && let Err(error) = database.save_compiled(&self.source.paths, compiled)
+        {
+            tracing::warn!(%error, "cannot write the compiled definitions; the next start parses them");
+        }
         let version = database.version().to_owned();
         self.swap(database);
         *loaded = stamps(&self.source.paths);
@@ -273,6 +295,13 @@ impl LiveDefinitions {
 }
 
 /// The newest modification time among `files`.
+/// Logs what was wrong with the compiled form, if anything (the set loaded anyway).
+fn log_compiled(database: &Database) {
+    for problem in &database.info().compiled {
+        tracing::warn!(%problem, "compiled definitions not used as they were; rebuilt from source");
+    }
+}
+
 fn newest(files: &[FileStamp]) -> Option<SystemTime> {
     files.iter().filter_map(|(_, _, modified)| *modified).max()
 }
@@ -433,7 +462,12 @@ mod tests {
         std::fs::create_dir_all(&incoming).unwrap();
         std::fs::write(definitions.join("eicar.ndb"), EICAR_NDB).unwrap();
         std::fs::write(definitions.join("VERSION"), "one\n").unwrap();
-        let source = DefinitionsSource { paths: vec![definitions.clone()], incoming: Some(incoming.clone()) };
+        let compiled = definitions.join("avscan.avdb");
+        let source = DefinitionsSource {
+            paths: vec![definitions.clone()],
+            incoming: Some(incoming.clone()),
+            compiled: Some(compiled.clone()),
+        };
         let live = LiveDefinitions::load(&template(), source).unwrap();
         assert_eq!(version_of(&live), "one");
         assert_eq!(live.update(false).unwrap(), UpdateOutcome::Unchanged);
@@ -448,6 +482,10 @@ mod tests {
             if version == "two" && applied == &["VERSION".to_owned()]));
         assert_eq!(std::fs::read_to_string(definitions.join("VERSION")).unwrap(), "two\n");
         assert!(std::fs::read_dir(&incoming).unwrap().next().is_none());
+        // The compiled form was written for the directory as it is now: a fresh start decodes every part.
+        let restarted = Database::load_with_compiled(std::slice::from_ref(&definitions), &compiled, None).unwrap();
+        assert_eq!(restarted.info().parts.compiled, 2, "{:?}", restarted.info());
+        assert_eq!(restarted.version(), "two");
 
         // A broken file: the whole update is refused, moved aside, and the old set serves.
         let serving = live.current();
@@ -470,7 +508,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("VERSION"), "one\n").unwrap();
         std::fs::write(root.path().join("eicar.ndb"), EICAR_NDB).unwrap();
-        let source = DefinitionsSource { paths: vec![root.path().to_owned()], incoming: None };
+        let source = DefinitionsSource { paths: vec![root.path().to_owned()], incoming: None, compiled: None };
         let live = LiveDefinitions::load(&template(), source).unwrap();
         assert_eq!(live.update(false).unwrap(), UpdateOutcome::Unchanged);
         let first = live.current();
@@ -495,7 +533,8 @@ mod tests {
 
     #[test]
     fn incoming_needs_one_definitions_directory() {
-        let source = DefinitionsSource { paths: Vec::new(), incoming: Some(PathBuf::from("/tmp/incoming")) };
+        let source =
+            DefinitionsSource { paths: Vec::new(), incoming: Some(PathBuf::from("/tmp/incoming")), compiled: None };
         let error = LiveDefinitions::load(&template(), source).unwrap_err().to_string();
         assert_eq!(error, "invalid incoming_directory /tmp/incoming: needs definitions to be exactly one directory");
     }

@@ -50,12 +50,12 @@ pub enum Pass {
 }
 
 /// Which passes a pattern applies to (from ClamAV's target type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TargetFilter {
     /// Every part, and the normalized form of text parts (target type 0).
     Any,
     /// Only the bytes of parts detected as this type.
-    Only(FileType),
+    Only(#[serde(with = "crate::database::file_type_by_name")] FileType),
     /// Only the normalized form of text parts (target type 7).
     NormalizedText,
 }
@@ -72,7 +72,7 @@ impl TargetFilter {
 }
 
 /// Who a pattern reports to when it matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PatternOwner {
     /// A body (`.ndb`) signature: a match is a detection; the value is an index into the caller's table.
     Body(u32),
@@ -86,7 +86,7 @@ pub enum PatternOwner {
 }
 
 /// One pattern as the matcher holds it.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CompiledPattern {
     /// The segments and gaps.
     pub pattern: Pattern,

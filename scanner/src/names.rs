@@ -11,7 +11,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 pub type NameId = u32;
 
 /// Interned signature names.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NameTable {
     text: String,
     /// `(start, end)` byte offsets into `text`, indexed by [`NameId`].

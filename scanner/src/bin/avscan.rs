@@ -114,6 +114,16 @@ enum DbCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Compile signature files and directories into one file that loads without parsing (README: "Compiled
+    /// definitions"). Give it to --db like a directory; it is checked against its sources at every load.
+    Compile {
+        /// Database files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The compiled file to write (replaced atomically).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Print the definitions version, the signatures per kind, their memory and the load time.
     Info {
         /// Database file or directory (repeatable). Default: the embedded database.
@@ -184,6 +194,7 @@ fn main() -> ExitCode {
         Command::Decompose { paths, common } => decompose(&paths, &common),
         Command::Db(DbCommand::Check { paths }) => db_check(&paths),
         Command::Db(DbCommand::Info { databases, json }) => db_info(&databases, json),
+        Command::Db(DbCommand::Compile { paths, output }) => db_compile(&paths, &output),
         Command::Serve { socket, tcp, databases, incoming, jobs, common } => {
             let flags = Options {
                 local_socket: socket,
@@ -339,6 +350,7 @@ fn version(
         let source = scanner::live_update::DefinitionsSource {
             paths: settings.definitions.clone(),
             incoming: settings.incoming_directory.clone(),
+            compiled: None,
         };
         let live = scanner::live_update::LiveDefinitions::load(&template, source).map_err(|error| error.to_string())?;
         scanner::daemon::version_report(&live.status())
@@ -536,6 +548,23 @@ fn db_check(paths: &[PathBuf]) -> Result<u8, String> {
     // A closed standard output (`| head`) is not an error of the check.
     let _ = writeln!(std::io::stdout().lock(), "{}", lines.join("\n"));
     Ok(if check.errors.is_empty() { EXIT_CLEAN } else { EXIT_TROUBLE })
+}
+
+fn db_compile(paths: &[PathBuf], output: &Path) -> Result<u8, String> {
+    let started = std::time::Instant::now();
+    let database = Database::compile(paths, output).map_err(|error| error.to_string())?;
+    let info = database.info();
+    let size = std::fs::metadata(output).map(|metadata| metadata.len()).unwrap_or(0);
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "{}: {} signatures from {} files, {:.1} MiB, written in {} ms",
+        output.display(),
+        info.total(),
+        database.part_count(),
+        size as f64 / (1024.0 * 1024.0),
+        started.elapsed().as_millis()
+    );
+    Ok(EXIT_CLEAN)
 }
 
 fn db_info(databases: &[PathBuf], json: bool) -> Result<u8, String> {

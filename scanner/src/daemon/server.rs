@@ -191,8 +191,11 @@ impl Daemon {
         if daemon.local_socket.is_none() && daemon.tcp_address.is_none() {
             return Err(DaemonError::NoListener);
         }
-        let source =
-            DefinitionsSource { paths: settings.definitions.clone(), incoming: settings.incoming_directory.clone() };
+        let source = DefinitionsSource {
+            paths: settings.definitions.clone(),
+            incoming: settings.incoming_directory.clone(),
+            compiled: settings.compiled_definitions.clone(),
+        };
         let live = Arc::new(LiveDefinitions::load(template, source)?);
         let unix = match &daemon.local_socket {
             Some(path) => Some((bind_unix(path)?, path.clone())),

@@ -57,7 +57,7 @@ const MACRO_GROUPS: u32 = 32;
 
 /// The distance between two consecutive segments of a [`Pattern`], from the end of one match to the start of
 /// the next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Gap {
     /// Fewest bytes between the segments.
     pub min: u64,
@@ -70,7 +70,7 @@ pub struct Gap {
 ///
 /// A match is a match of every segment, in order, each starting within its gap of the previous one's end. The
 /// pattern's start (what an offset constrains) is the first segment's start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pattern {
     /// The segments, in order.
     pub segments: Vec<Segment>,
@@ -116,7 +116,7 @@ impl Modifiers {
 }
 
 /// Where a body pattern must start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Offset {
     /// `*`: anywhere.
     Any,
@@ -141,7 +141,7 @@ pub enum Offset {
 
 /// The offsets the scanner cannot compute yet (they need PE/ELF/Mach-O parsing, version information or macro
 /// groups). ClamAV allows the first six only in PE, ELF and Mach-O signatures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RelativeOffset {
     /// `EP+n[,shift]`: the entry point plus `distance`.
     EntryPointPlus {

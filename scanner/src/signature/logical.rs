@@ -117,7 +117,7 @@ pub enum SubSignatureKind {
 }
 
 /// How a count condition compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Comparison {
     /// `=`: exactly.
     Equal,
@@ -128,7 +128,7 @@ pub enum Comparison {
 }
 
 /// `=X`, `>X`, `<X`, `=X,Y`, `>X,Y`, `<X,Y`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct CountCondition {
     /// How the count is compared with `count`.
     pub comparison: Comparison,
@@ -151,7 +151,7 @@ impl CountCondition {
 }
 
 /// A logical expression over subsignature match counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Expression {
     /// A subsignature: true when it matched at least once, or when its count satisfies the condition (so `0=0`
     /// is true when subsignature 0 did not match).

@@ -19,7 +19,7 @@ use super::SyntaxError;
 use crate::literals::MAX_LITERAL_LEN;
 
 /// A set of byte values, one bit each.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ByteSet([u64; 4]);
 
 impl ByteSet {
@@ -83,7 +83,7 @@ pub(crate) fn boundary_class(byte: u8) -> u8 {
 
 /// A zero-width test at one position. `Before` tests read the bytes before the position, `After` tests the
 /// bytes from it on; the part's first and last positions count as boundaries where ClamAV says so.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Assertion {
     /// `(B)` at the start of a subpattern: the part starts here or the byte before is one of ClamAV's
     /// left-boundary bytes (` ` `-` `.` `/` `<` `@` `_`).
@@ -155,7 +155,7 @@ impl Assertion {
 }
 
 /// One element of a segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Token {
     /// Exactly this byte.
     Literal(u8),
@@ -260,7 +260,7 @@ fn is_common_byte(byte: u8) -> bool {
 /// A piece of a compiled pattern with no unbounded gap inside, verified around its anchor.
 ///
 /// Built by the body compiler; see [`super::body::compile`]. Immutable and cheap to share.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
     /// The tokens left of the anchor, matched backwards from it.
     left: Box<[Token]>,
