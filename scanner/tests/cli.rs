@@ -217,6 +217,39 @@ fn db_info_reports_the_version_and_counts() {
 }
 
 #[test]
+fn db_compile_writes_a_file_that_db_info_and_scan_take_like_its_sources() {
+    let eicar_ndb = "Test.Eicar:0:*:58354f2150254041505b345c505a58353428505e2937434329377d24\n";
+    let files = Files::new(&[("x.ndb", eicar_ndb.as_bytes()), ("VERSION", b"compiled-1\n"), ("eicar.com", EICAR)]);
+    let out = files.path("x.avdb");
+    let compiled = avscan(&["db", "compile", &files.path("x.ndb"), &files.path("VERSION"), "-o", &out], None);
+    assert_eq!(compiled.status.code(), Some(0), "{}", text(&compiled.stderr));
+    assert!(
+        text(&compiled.stdout).starts_with(&format!("{out}: 1 signatures from 2 files, ")),
+        "{}",
+        text(&compiled.stdout)
+    );
+    let info = avscan(&["db", "info", "--db", &out], None);
+    let stdout = text(&info.stdout);
+    assert!(stdout.starts_with("version: compiled-1\n"), "{stdout}");
+    assert!(
+        stdout.contains("parts: 2 (0 parsed, 0 shared with the set replaced, 2 from the compiled form)"),
+        "{stdout}"
+    );
+    let scan = avscan(&["scan", "--db", &out, &files.path("eicar.com")], None);
+    assert_eq!(scan.status.code(), Some(1));
+    assert_eq!(text(&scan.stdout), format!("{}: Test.Eicar FOUND in eicar.com\n", files.path("eicar.com")));
+    // A damaged header: its sources are unknown, so it is refused by name.
+    std::fs::write(&out, b"AVSCNDB\nshort").unwrap();
+    let refused = avscan(&["db", "info", "--db", &out], None);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("truncated"), "{}", text(&refused.stderr));
+    // Nothing to write to: refused with the path.
+    let nowhere = avscan(&["db", "compile", &files.path("x.ndb"), "-o", "/nonexistent/dir/x.avdb"], None);
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert!(text(&nowhere.stderr).contains("/nonexistent/dir/x.avdb"), "{}", text(&nowhere.stderr));
+}
+
+#[test]
 fn a_link_given_is_followed_and_special_files_are_never_opened() {
     let files = Files::new(&[("eicar.com", EICAR)]);
     let dir = files.0.path();
