@@ -177,6 +177,8 @@ pub struct PartsLoaded {
     pub shared: u64,
     /// Decoded from the compiled form.
     pub compiled: u64,
+    /// Whether the prefilter over every part's patterns was decoded from the compiled form too (else built).
+    pub prefilter_compiled: bool,
 }
 
 impl DatabaseInfo {
@@ -233,11 +235,12 @@ impl fmt::Display for DatabaseInfo {
         let parts = self.parts;
         writeln!(
             f,
-            "parts: {} ({} parsed, {} shared with the set replaced, {} from the compiled form{})",
+            "parts: {} ({} parsed, {} shared with the set replaced, {} from the compiled form); prefilter {}{}",
             parts.parsed + parts.shared + parts.compiled,
             parts.parsed,
             parts.shared,
             parts.compiled,
+            if parts.prefilter_compiled { "from the compiled form" } else { "built" },
             if self.compiled_written { "; compiled form written" } else { "" }
         )?;
         for problem in &self.compiled {
@@ -328,7 +331,10 @@ struct DatabasePart {
 impl DatabasePart {
     /// Compiles what was parsed from one source; returns the part and the malformed lines.
     fn build(key: PartKey, version: Option<String>, parsed: Parsed) -> (DatabasePart, Vec<LineError>) {
-        let Parsed { names, hashes, allowed, patterns, body_names, logical, errors, unsupported, mut counts } = parsed;
+        let Parsed { names, hashes, allowed, patterns, mut body_names, mut logical, errors, unsupported, mut counts } =
+            parsed;
+        body_names.shrink_to_fit();
+        logical.shrink_to_fit();
         counts.unsupported = unsupported;
         let names = names.finish();
         let hashes_started = Instant::now();
@@ -725,8 +731,30 @@ impl Database {
         info.parts = loaded;
         info.compiled = compiled_problems;
         let body_started = Instant::now();
-        let body = BodyMatcher::from_sets(parts.iter().map(|part| PatternSet::clone(&part.patterns)).collect())
-            .map_err(|error| LoadError::Compile(error.to_string()))?;
+        let sets: Vec<PatternSet> = parts.iter().map(|part| PatternSet::clone(&part.patterns)).collect();
+        // The prefilter is stored for the whole set: usable when every part came from the same compiled file.
+        let keys: Vec<&PartKey> = parts.iter().map(|part| &part.key).collect();
+        let stored =
+            compiled.filter(|_| loaded.compiled as usize == parts.len()).and_then(|file| file.prefilter(&keys));
+        let stored = match stored.map(|decoded| {
+            decoded.and_then(|literals| {
+                BodyMatcher::with_prefilter(sets.clone(), literals).map_err(|error| error.to_string())
+            })
+        }) {
+            Some(Ok(matcher)) => {
+                info.parts.prefilter_compiled = true;
+                Some(matcher)
+            }
+            Some(Err(reason)) => {
+                info.compiled.push(reason);
+                None
+            }
+            None => None,
+        };
+        let body = match stored {
+            Some(matcher) => matcher,
+            None => BodyMatcher::from_sets(sets).map_err(|error| LoadError::Compile(error.to_string()))?,
+        };
         info.body.load_time += body_started.elapsed();
         info.body.memory += body.index_heap_bytes() as u64;
         let hash_parts = (0u16..)
@@ -742,7 +770,7 @@ impl Database {
     fn write_compiled(&self, path: &Path, sources: &[PathBuf]) -> Result<(), String> {
         let parts: Vec<(&DatabasePart, Option<FileStamp>)> =
             self.parts.iter().map(|part| &**part).zip(self.stamps.iter().copied()).collect();
-        compiled::write(path, sources, &parts)
+        compiled::write(path, sources, &parts, self.body.prefilter())
     }
 
     /// What the database holds.

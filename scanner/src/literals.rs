@@ -329,6 +329,18 @@ impl LiteralSet {
             + self.engines.iter().map(Engine::heap_bytes).sum::<usize>()
     }
 
+    /// Calls `each(id, bytes)` for every literal, with its bytes as the set holds them (ASCII-lowercased for a
+    /// case-insensitive one), so that a set read back from storage can be checked against the literals it is
+    /// meant for.
+    pub fn for_each_literal(&self, mut each: impl FnMut(u32, &[u8])) {
+        for unique in 0..u32::try_from(self.anchors.unique_count()).unwrap_or(u32::MAX) {
+            let bytes = self.anchors.bytes(unique);
+            for &id in self.anchors.ids(unique) {
+                each(id, bytes);
+            }
+        }
+    }
+
     /// The length of the longest literal, 0 for an empty set. A caller streaming in chunks keeps this many bytes
     /// minus one as the carry in front of the next chunk.
     pub fn max_literal_len(&self) -> usize {
@@ -405,6 +417,165 @@ where
     ControlFlow::Continue(())
 }
 
+/// A [`LiteralSet`] as the compiled definitions form stores it: the tables as they are, and what the searchers
+/// of aho-corasick and memchr (which have no serialized form) are rebuilt from.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredLiteralSet {
+    len: u64,
+    max_len: u64,
+    anchors: Anchors,
+    engines: Vec<StoredEngine>,
+    ordered: bool,
+    lag: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+enum StoredEngine {
+    Single { unique: u32 },
+    Packed { members: Box<[u32]> },
+    Sampled(Class),
+}
+
+impl serde::Serialize for LiteralSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The tables are written through references, not cloned: a mirror of the stored shape.
+        #[derive(serde::Serialize)]
+        struct Ref<'a> {
+            len: u64,
+            max_len: u64,
+            anchors: &'a Anchors,
+            engines: Vec<EngineRef<'a>>,
+            ordered: bool,
+            lag: u64,
+        }
+        #[derive(serde::Serialize)]
+        enum EngineRef<'a> {
+            Single { unique: u32 },
+            Packed { members: &'a [u32] },
+            Sampled(&'a Class),
+        }
+        let engines = self
+            .engines
+            .iter()
+            .map(|engine| match engine {
+                Engine::Single { unique, .. } => EngineRef::Single { unique: *unique },
+                Engine::Packed(packed) => EngineRef::Packed { members: &packed.members },
+                Engine::Sampled(class) => EngineRef::Sampled(class),
+            })
+            .collect();
+        Ref {
+            len: self.len as u64,
+            max_len: self.max_len as u64,
+            anchors: &self.anchors,
+            engines,
+            ordered: self.ordered,
+            lag: self.lag as u64,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LiteralSet {
+    /// Reads a stored set back, checking every table against the others first (so a damaged set is refused
+    /// here, never met by a search).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let stored = StoredLiteralSet::deserialize(deserializer)?;
+        stored.into_set().map_err(D::Error::custom)
+    }
+}
+
+impl StoredLiteralSet {
+    fn into_set(self) -> Result<LiteralSet, String> {
+        let to_usize = |value: u64, what: &str| usize::try_from(value).map_err(|_| format!("{what} out of range"));
+        let len = to_usize(self.len, "literal count")?;
+        let anchors = self.anchors;
+        anchors.validate(len)?;
+        let unique_count = anchors.unique_count();
+        let unique_ok = |unique: u32| (unique as usize) < unique_count;
+        let mut engines = Vec::with_capacity(self.engines.len());
+        for engine in self.engines {
+            engines.push(match engine {
+                StoredEngine::Single { unique } if unique_ok(unique) => {
+                    Engine::Single { finder: memmem::Finder::new(anchors.bytes(unique)).into_owned(), unique }
+                }
+                StoredEngine::Packed { members } if members.iter().all(|&unique| unique_ok(unique)) => {
+                    Engine::Packed(Packed::build(&anchors, &members).ok_or("this machine has no Teddy searcher")?)
+                }
+                StoredEngine::Sampled(class) => {
+                    class.validate(unique_count)?;
+                    Engine::Sampled(class)
+                }
+                _ => return Err("an engine names an anchor that does not exist".into()),
+            });
+        }
+        Ok(LiteralSet {
+            len,
+            max_len: to_usize(self.max_len, "longest literal")?,
+            anchors,
+            engines,
+            ordered: self.ordered,
+            lag: to_usize(self.lag, "lag")?,
+        })
+    }
+}
+
+impl Anchors {
+    /// Checks that the bounds are ascending and inside the tables, and that the ids are `0..len`, each once.
+    fn validate(&self, len: usize) -> Result<(), String> {
+        let ascending_to = |bounds: &[u32], end: usize| {
+            bounds.first() == Some(&0)
+                && bounds.windows(2).all(|pair| pair[0] <= pair[1])
+                && bounds.last().is_some_and(|&last| last as usize == end)
+        };
+        if !ascending_to(&self.bounds, self.bytes.len())
+            || self.id_bounds.len() != self.bounds.len()
+            || !ascending_to(&self.id_bounds, self.ids.len())
+            || self.ids.len() != len
+        {
+            return Err("the anchor tables do not agree".into());
+        }
+        let mut seen = vec![false; len];
+        for &id in self.ids.iter() {
+            match seen.get_mut(id as usize) {
+                Some(slot @ false) => *slot = true,
+                _ => return Err("an anchor id is repeated or out of range".into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Class {
+    /// Checks the class against the classes this build searches, and its head table.
+    fn validate(&self, unique_count: usize) -> Result<(), String> {
+        let known = CLASSES.contains(&(self.window, self.gram));
+        let head_len = self.window.min(8);
+        let head_mask = if head_len >= 8 { u64::MAX } else { (1u64 << (8 * head_len)) - 1 };
+        if !known
+            || self.stride != self.window - self.gram + 1
+            || self.head_mask != head_mask
+            || self.max_offset > 255
+            || self.filter.is_empty()
+        {
+            return Err(format!("a class ({}, {}) this build does not search", self.window, self.gram));
+        }
+        let heads = &self.heads;
+        let occupied = heads.slots.iter().filter(|&&slot| slot != 0).count();
+        if !heads.slots.len().is_power_of_two()
+            || occupied * 2 > heads.slots.len()
+            || heads.slots.iter().any(|&slot| slot as usize > heads.keys.len())
+            || heads.bounds.len() != heads.keys.len() + 1
+            || heads.bounds.windows(2).any(|pair| pair[0] > pair[1])
+            || heads.bounds.last().is_some_and(|&last| last as usize > heads.entries.len())
+            || heads.entries.iter().any(|&entry| (entry >> 8) as usize >= unique_count)
+        {
+            return Err("a head table does not hold together".into());
+        }
+        Ok(())
+    }
+}
+
 /// The haystack and the clamped, non-empty range of wanted starts of one search.
 struct Search<'h> {
     hay: &'h [u8],
@@ -413,6 +584,7 @@ struct Search<'h> {
 }
 
 /// The unique anchors: their bytes (ASCII-lowercased for `nocase` ones) and the ids each stands for.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Anchors {
     bytes: Box<[u8]>,
     /// Unique anchor `u` is `bytes[bounds[u]..bounds[u + 1]]`.
@@ -651,6 +823,7 @@ impl Packed {
 }
 
 /// One class `(W, q)` of the sampled q-gram filter: its gram filter and its table of window heads.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Class {
     /// `W`: the window length.
     window: usize,
@@ -821,6 +994,7 @@ impl Class {
 
 /// Window heads of one class: a Bloom filter in front of an open-addressing table from head to the
 /// `(unique anchor << 8 | window offset)` entries that have it.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Heads {
     bloom: Box<[u64]>,
     /// `index + 1` into `keys`, 0 for an empty slot; at most half full, so every probe sequence ends.

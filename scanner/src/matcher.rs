@@ -179,31 +179,7 @@ impl BodyMatcher {
     /// When the prefilter refuses the anchors (more than it can index), or there are more than 65,536 sets or
     /// 2^32 patterns.
     pub fn from_sets(sets: Vec<PatternSet>) -> Result<Self, CompileError> {
-        let mut anchors = Vec::new();
-        let mut bases = Vec::with_capacity(sets.len());
-        let mut left_context = 1;
-        let mut right_context = 1;
-        let mut base = 0u32;
-        for (set_index, patterns) in sets.iter().enumerate() {
-            let set = u16::try_from(set_index).map_err(|_| CompileError("too many pattern sets".into()))?;
-            bases.push(base);
-            for (pattern_index, compiled) in patterns.iter().enumerate() {
-                let pattern = u32::try_from(pattern_index)
-                    .ok()
-                    .and_then(|index| base.checked_add(index))
-                    .ok_or_else(|| CompileError("too many patterns".into()))?;
-                for (segment_index, segment) in compiled.pattern.segments.iter().enumerate() {
-                    let segment_index = u16::try_from(segment_index)
-                        .map_err(|_| CompileError("too many segments in a pattern".into()))?;
-                    anchors.push(AnchorSource { pattern, set, segment: segment_index });
-                    left_context = left_context.max(segment.max_before_anchor().saturating_add(1));
-                    right_context = right_context
-                        .max(segment.anchor().len().saturating_add(segment.max_after_anchor()).saturating_add(1));
-                }
-            }
-            let count = u32::try_from(patterns.len()).map_err(|_| CompileError("too many patterns".into()))?;
-            base = base.checked_add(count).ok_or_else(|| CompileError("too many patterns".into()))?;
-        }
+        let index = SetIndex::of(&sets)?;
         let literals: Vec<Literal<'_>> = sets
             .iter()
             .flat_map(|patterns| patterns.iter())
@@ -211,8 +187,40 @@ impl BodyMatcher {
             .map(|segment| Literal { bytes: segment.anchor(), nocase: segment.anchor_nocase() })
             .collect();
         let literals = LiteralSet::new(&literals).map_err(|error| CompileError(error.to_string()))?;
-        let window = WINDOW.max(left_context.saturating_add(right_context).saturating_mul(2));
-        Ok(BodyMatcher { literals, anchors, sets, bases, left_context, right_context, window })
+        Ok(index.into_matcher(sets, literals))
+    }
+
+    /// Like [`BodyMatcher::from_sets`], with a prefilter built before (and stored, see
+    /// [`crate::database`]'s compiled form) instead of compiling one: it must hold exactly the sets' anchors, in
+    /// order, which is checked byte for byte.
+    ///
+    /// # Errors
+    /// As [`BodyMatcher::from_sets`], and when `literals` is not the prefilter of these sets.
+    pub fn with_prefilter(sets: Vec<PatternSet>, literals: LiteralSet) -> Result<Self, CompileError> {
+        let index = SetIndex::of(&sets)?;
+        // As the prefilter holds them: a case-insensitive anchor ASCII-lowercased whole.
+        let anchors: Vec<std::borrow::Cow<'_, [u8]>> = sets
+            .iter()
+            .flat_map(|patterns| patterns.iter())
+            .flat_map(|compiled| compiled.pattern.segments.iter())
+            .map(|segment| match segment.anchor_nocase() {
+                true => segment.anchor().to_ascii_lowercase().into(),
+                false => segment.anchor().into(),
+            })
+            .collect();
+        let mut matching = literals.len() == anchors.len();
+        literals.for_each_literal(|id, bytes| {
+            matching &= anchors.get(id as usize).is_some_and(|anchor| **anchor == *bytes)
+        });
+        if !matching {
+            return Err(CompileError("the stored prefilter is not the one of these patterns".into()));
+        }
+        Ok(index.into_matcher(sets, literals))
+    }
+
+    /// The prefilter, for storing it beside the sets.
+    pub fn prefilter(&self) -> &LiteralSet {
+        &self.literals
     }
 
     /// Reads spilled parts `bytes` at a time (never less than twice the widest segment) instead of 1 MiB: for
@@ -415,6 +423,51 @@ impl BodyMatcher {
     fn pattern(&self, set: u16, pattern: u32) -> Option<&CompiledPattern> {
         let base = *self.bases.get(set as usize)?;
         self.sets.get(set as usize)?.get(pattern.checked_sub(base)? as usize)
+    }
+}
+
+/// Where each anchor of a list of sets comes from, and the widest contexts around anchors.
+struct SetIndex {
+    anchors: Vec<AnchorSource>,
+    bases: Vec<u32>,
+    left_context: usize,
+    right_context: usize,
+}
+
+impl SetIndex {
+    fn of(sets: &[PatternSet]) -> Result<SetIndex, CompileError> {
+        let mut anchors = Vec::new();
+        let mut bases = Vec::with_capacity(sets.len());
+        let mut left_context = 1;
+        let mut right_context = 1;
+        let mut base = 0u32;
+        for (set_index, patterns) in sets.iter().enumerate() {
+            let set = u16::try_from(set_index).map_err(|_| CompileError("too many pattern sets".into()))?;
+            bases.push(base);
+            for (pattern_index, compiled) in patterns.iter().enumerate() {
+                let pattern = u32::try_from(pattern_index)
+                    .ok()
+                    .and_then(|index| base.checked_add(index))
+                    .ok_or_else(|| CompileError("too many patterns".into()))?;
+                for (segment_index, segment) in compiled.pattern.segments.iter().enumerate() {
+                    let segment_index = u16::try_from(segment_index)
+                        .map_err(|_| CompileError("too many segments in a pattern".into()))?;
+                    anchors.push(AnchorSource { pattern, set, segment: segment_index });
+                    left_context = left_context.max(segment.max_before_anchor().saturating_add(1));
+                    right_context = right_context
+                        .max(segment.anchor().len().saturating_add(segment.max_after_anchor()).saturating_add(1));
+                }
+            }
+            let count = u32::try_from(patterns.len()).map_err(|_| CompileError("too many patterns".into()))?;
+            base = base.checked_add(count).ok_or_else(|| CompileError("too many patterns".into()))?;
+        }
+        Ok(SetIndex { anchors, bases, left_context, right_context })
+    }
+
+    fn into_matcher(self, sets: Vec<PatternSet>, literals: LiteralSet) -> BodyMatcher {
+        let SetIndex { anchors, bases, left_context, right_context } = self;
+        let window = WINDOW.max(left_context.saturating_add(right_context).saturating_mul(2));
+        BodyMatcher { literals, anchors, sets, bases, left_context, right_context, window }
     }
 }
 

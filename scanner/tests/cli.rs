@@ -232,7 +232,7 @@ fn db_compile_writes_a_file_that_db_info_and_scan_take_like_its_sources() {
     let stdout = text(&info.stdout);
     assert!(stdout.starts_with("version: compiled-1\n"), "{stdout}");
     assert!(
-        stdout.contains("parts: 2 (0 parsed, 0 shared with the set replaced, 2 from the compiled form)"),
+        stdout.contains("parts: 2 (0 parsed, 0 shared with the set replaced, 2 from the compiled form); prefilter from the compiled form\n"),
         "{stdout}"
     );
     let scan = avscan(&["scan", "--db", &out, &files.path("eicar.com")], None);

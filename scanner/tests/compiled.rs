@@ -122,7 +122,7 @@ fn every_kind_gives_the_same_verdicts_from_source_and_from_the_compiled_form() {
     assert!(written.info().compiled_written);
     let from_compiled = Database::load(std::slice::from_ref(&compiled)).unwrap();
     let parts = from_compiled.info().parts;
-    assert_eq!((parts.parsed, parts.compiled), (0, 6), "{parts:?}");
+    assert_eq!((parts.parsed, parts.compiled, parts.prefilter_compiled), (0, 6, true), "{parts:?}");
     assert!(from_compiled.info().compiled.is_empty(), "{:?}", from_compiled.info().compiled);
     assert!(!from_compiled.info().compiled_written);
     // Same counts, version and report.
@@ -180,17 +180,25 @@ fn a_corrupt_truncated_or_foreign_compiled_file_is_detected_and_rebuilt() {
         let database = load_with(dir.path(), &compiled);
         let info = database.info();
         assert!(info.compiled.iter().any(|problem| problem.contains(expect)), "{expect}: {:?}", info.compiled);
-        assert!(info.compiled_written && info.parts.parsed > 0, "{expect}: {info:?}");
+        assert!(info.compiled_written, "{expect}: {info:?}");
+        // Only the prefilter damaged: every part is decoded, the prefilter built again.
+        assert_eq!(info.parts.parsed == 0, expect.contains("prefilter"), "{expect}: {info:?}");
+        assert!(!info.parts.prefilter_compiled, "{expect}: {info:?}");
         assert_eq!(verdicts(database, &inputs, 1), expected, "{expect}");
         // Rewritten whole: the next load decodes every part again.
         let again = load_with(dir.path(), &compiled);
-        assert_eq!((again.info().parts.compiled, again.info().compiled.len()), (6, 0), "{expect}");
+        let parts = again.info().parts;
+        assert_eq!((parts.compiled, parts.prefilter_compiled, again.info().compiled.len()), (6, true, 0), "{expect}");
     };
-    // A flipped byte in the middle of the blobs: that part only is rebuilt.
+    // A flipped byte in the first part (right after the 64-byte header): that part only is rebuilt.
     let mut flipped = good.clone();
-    let middle = flipped.len() / 2;
-    flipped[middle] ^= 0x55;
+    flipped[70] ^= 0x55;
     damaged(flipped, "checksum does not match");
+    // A flipped byte in the prefilter, stored last before the table of contents (whose offset is at 44..52).
+    let contents_offset = u64::from_le_bytes(good[44..52].try_into().unwrap()) as usize;
+    let mut prefilter = good.clone();
+    prefilter[contents_offset - 3] ^= 0x55;
+    damaged(prefilter, "the prefilter: its checksum does not match");
     // Cut short: the table of contents (at the end) is gone.
     damaged(good[..good.len() * 2 / 3].to_vec(), "truncated");
     damaged(good[..20].to_vec(), "truncated");
@@ -223,7 +231,7 @@ fn a_stale_compiled_file_is_rebuilt_for_the_changed_source_only() {
     std::fs::write(dir.path().join("main.hdb"), hdb).unwrap();
     let database = load_with(dir.path(), &compiled);
     let parts = database.info().parts;
-    assert_eq!((parts.parsed, parts.compiled), (1, 5), "{parts:?}");
+    assert_eq!((parts.parsed, parts.compiled, parts.prefilter_compiled), (1, 5, false), "{parts:?}");
     assert!(database.info().compiled_written);
     let engine = Engine::builder().max_concurrency(1).build(Arc::new(database)).unwrap();
     assert_eq!(engine.scan_bytes("added", added).info.as_deref(), Some("Test.Added"));

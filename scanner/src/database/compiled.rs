@@ -38,6 +38,8 @@ use std::time::SystemTime;
 
 use sha2::Digest as _;
 
+use crate::literals::LiteralSet;
+
 use super::{
     CompiledPattern, DatabaseInfo, DatabasePart, HashStore, KindStats, LogicalEntry, NameId, NameTable, PartKey,
     Unsupported,
@@ -157,18 +159,45 @@ fn kinds_mut(info: &mut DatabaseInfo) -> [&mut KindStats; 5] {
     [&mut info.hash, &mut info.section_hash, &mut info.body, &mut info.logical, &mut info.allow]
 }
 
-/// The postcard encoding of a part.
+impl<'a> StoredPartRef<'a> {
+    fn of(part: &'a DatabasePart) -> StoredPartRef<'a> {
+        StoredPartRef {
+            names: &part.names,
+            hashes: &part.hashes,
+            allowed: &part.allowed,
+            patterns: &part.patterns,
+            body_names: &part.body_names,
+            logical: &part.logical,
+            version: &part.version,
+            info: StoredInfo::of(&part.info),
+        }
+    }
+}
+
+/// The postcard encoding of a part (what [`write`] streams to the file).
 fn encode_part(part: &DatabasePart) -> Result<Vec<u8>, postcard::Error> {
-    postcard::to_allocvec(&StoredPartRef {
-        names: &part.names,
-        hashes: &part.hashes,
-        allowed: &part.allowed,
-        patterns: &part.patterns,
-        body_names: &part.body_names,
-        logical: &part.logical,
-        version: &part.version,
-        info: StoredInfo::of(&part.info),
-    })
+    postcard::to_allocvec(&StoredPartRef::of(part))
+}
+
+/// A writer that counts and checksums what goes through it.
+struct Checksummed<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Checksummed<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        let written_bytes = bytes.get(..written).unwrap_or_default();
+        self.crc.update(written_bytes);
+        self.len += written_bytes.len() as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// One entry of the contents.
@@ -181,12 +210,22 @@ struct Entry {
     crc: u32,
 }
 
-/// The contents: who wrote the file, from what, and where each part is.
+/// Where a blob lies, and its CRC-32.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct Blob {
+    offset: u64,
+    len: u64,
+    crc: u32,
+}
+
+/// The contents: who wrote the file, from what, where each part is, and the prefilter over all of their
+/// patterns (valid for exactly these parts in this order).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Contents {
     avscan: String,
     sources: Vec<PathBuf>,
     entries: Vec<Entry>,
+    prefilter: Option<Blob>,
 }
 
 /// A compiled file, open and checked down to its contents (the blobs are checked when decoded).
@@ -260,6 +299,23 @@ impl CompiledFile {
     pub(super) fn part(&self, key: &PartKey) -> Option<Result<DatabasePart, String>> {
         let entry = self.contents.entries.iter().find(|entry| &entry.key == key)?;
         Some(self.decode(entry).map_err(|reason| format!("{}: part {}: {reason}", self.path.display(), key.file)))
+    }
+
+    /// The prefilter stored for exactly the parts `keys` (in this order), decoded and checked, or why it cannot
+    /// be used; `None` when the file holds other parts or no prefilter.
+    pub(super) fn prefilter(&self, keys: &[&PartKey]) -> Option<Result<LiteralSet, String>> {
+        let same = self.contents.entries.len() == keys.len()
+            && self.contents.entries.iter().zip(keys).all(|(entry, key)| &entry.key == *key);
+        let blob = self.contents.prefilter.filter(|_| same)?;
+        let decoded = read_at(&self.file, self.len, blob.offset, blob.len)
+            .map_err(|reason| format!("its bytes {reason}"))
+            .and_then(|bytes| {
+                if crc32fast::hash(&bytes) != blob.crc {
+                    return Err("its checksum does not match (corrupt)".to_owned());
+                }
+                postcard::from_bytes::<LiteralSet>(&bytes).map_err(|error| format!("cannot decode it: {error}"))
+            });
+        Some(decoded.map_err(|reason| format!("{}: the prefilter: {reason}", self.path.display())))
     }
 
     fn decode(&self, entry: &Entry) -> Result<DatabasePart, String> {
@@ -346,32 +402,43 @@ pub(super) fn write(
     path: &Path,
     sources: &[PathBuf],
     parts: &[(&DatabasePart, Option<FileStamp>)],
+    prefilter: &LiteralSet,
 ) -> Result<(), String> {
     let shown = path.display();
     let directory = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut temporary =
         tempfile_in(directory, path).map_err(|error| format!("cannot create beside {shown}: {error}"))?;
     let result = (|| -> Result<(), String> {
-        let file = &mut temporary.1;
         let io = |error: std::io::Error| format!("cannot write {shown}: {error}");
-        file.write_all(&[0; HEADER_LEN]).map_err(io)?;
+        let mut writer = std::io::BufWriter::with_capacity(1 << 20, &mut temporary.1);
+        writer.write_all(&[0; HEADER_LEN]).map_err(io)?;
         let mut offset = HEADER_LEN as u64;
         let mut entries = Vec::with_capacity(parts.len());
+        // Each part is encoded straight into the file: a reload that rewrites the file holds no encoded copy.
         for &(part, stamp) in parts {
-            let blob = encode_part(part).map_err(|error| format!("cannot encode part {}: {error}", part.key.file))?;
-            file.write_all(&blob).map_err(io)?;
-            entries.push(Entry {
-                key: part.key.clone(),
-                stamp,
-                offset,
-                len: blob.len() as u64,
-                crc: crc32fast::hash(&blob),
-            });
-            offset += blob.len() as u64;
+            let counted = Checksummed { inner: &mut writer, crc: crc32fast::Hasher::new(), len: 0 };
+            let counted = postcard::to_io(&StoredPartRef::of(part), counted)
+                .map_err(|error| format!("cannot write part {} to {shown}: {error}", part.key.file))?;
+            let (len, crc) = (counted.len, counted.crc.finalize());
+            entries.push(Entry { key: part.key.clone(), stamp, offset, len, crc });
+            offset += len;
         }
-        let contents = Contents { avscan: env!("CARGO_PKG_VERSION").into(), sources: sources.to_vec(), entries };
+        let counted = Checksummed { inner: &mut writer, crc: crc32fast::Hasher::new(), len: 0 };
+        let counted = postcard::to_io(prefilter, counted)
+            .map_err(|error| format!("cannot write the prefilter to {shown}: {error}"))?;
+        let prefilter = Blob { offset, len: counted.len, crc: counted.crc.finalize() };
+        offset += prefilter.len;
+        let contents = Contents {
+            avscan: env!("CARGO_PKG_VERSION").into(),
+            sources: sources.to_vec(),
+            entries,
+            prefilter: Some(prefilter),
+        };
         let contents = postcard::to_allocvec(&contents).map_err(|error| format!("cannot encode {shown}: {error}"))?;
-        file.write_all(&contents).map_err(io)?;
+        writer.write_all(&contents).map_err(io)?;
+        writer.flush().map_err(io)?;
+        drop(writer);
+        let file = &mut temporary.1;
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -428,9 +495,15 @@ pub(super) fn schema_fingerprint() -> &'static [u8; 32] {
     static FINGERPRINT: OnceLock<[u8; 32]> = OnceLock::new();
     FINGERPRINT.get_or_init(|| {
         let mut hasher = sha2::Sha256::new();
-        for (part, errors) in canary_parts() {
-            hasher.update(encode_part(&part).unwrap_or_default());
+        let parts = canary_parts();
+        for (part, errors) in &parts {
+            hasher.update(encode_part(part).unwrap_or_default());
             hasher.update(format!("{errors:?}"));
+        }
+        let sets = parts.iter().map(|(part, _)| part.patterns.clone()).collect();
+        match crate::matcher::BodyMatcher::from_sets(sets) {
+            Ok(matcher) => hasher.update(postcard::to_allocvec(matcher.prefilter()).unwrap_or_default()),
+            Err(error) => hasher.update(error.to_string()),
         }
         hasher.finalize().into()
     })

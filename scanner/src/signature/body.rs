@@ -1319,6 +1319,9 @@ fn build_pattern(parts: &[Part], gaps: &[PartGap], options: &Options) -> Result<
         }
     }
     segments.push(Segment::new(tokens)?);
+    // Held for the life of the database: no spare capacity (a pushed Vec keeps room for four segments).
+    segments.shrink_to_fit();
+    pattern_gaps.shrink_to_fit();
     Ok(Pattern { segments, gaps: pattern_gaps })
 }
 

@@ -451,6 +451,7 @@ fn combine(
     if depth > MAX_EXPRESSION_DEPTH {
         return refuse(format!("the logical expression nests deeper than {MAX_EXPRESSION_DEPTH}"));
     }
+    operands.shrink_to_fit();
     let expression =
         if all { Expression::All { operands, condition } } else { Expression::Any { operands, condition } };
     Ok((expression, depth))
