@@ -11,18 +11,19 @@
 # `gen-scan-corpus` in release; generates each set once under target/bench-inputs/realdb-<scale>/. For each
 # scale it measures:
 #
-# 1. cold load from source: `avscan db info --db SET` against `clamscan -d SET EMPTY_FILE` (hyperfine medians,
-#    $RUNS runs; peak RSS of one more run under /usr/bin/time -v);
-# 2. the daemons, started on Unix sockets with their own copy of the set: steady RSS once loaded, the CPU time
-#    one INSTREAM scan of 4 KiB costs (realdb.py cpu: the daemon's utime + stime over $CPU_SCANS scans), and a
+# 1. `avscan db compile SET -o FILE` (time, peak RSS, size), then cold loads: `avscan db info --db SET` (from
+#    source), `avscan db info --db FILE` (from the compiled form) and `clamscan -d SET EMPTY_FILE` (hyperfine
+#    medians, $RUNS runs; peak RSS of one more run under /usr/bin/time -v);
+# 2. the daemons, started on Unix sockets with their own copy of the set: avscan twice, first from source (it
+#    writes avscan.avdb into its definitions directory, the default compiled_definitions) and then from that
+#    compiled form; the time from start to the first PONG, the steady RSS once loaded, the CPU time one
+#    INSTREAM scan of 4 KiB costs (realdb.py cpu: the daemon's utime + stime over $CPU_SCANS scans), and a
 #    reload while 10 scans a second keep going (realdb.py reload: a new hash signature appended to daily.hdb,
 #    RELOAD, the scans of the marker it detects; reload time, peak RSS, scans answered, the longest wait). clamd
 #    runs with its defaults (ConcurrentDatabaseReload yes);
 # 3. the whole-corpus scan of scan-peers.sh ($BENCH_MB MB) with the full set, on one core each, with
 #    scan-peers.sh's limits that cut nothing: `avscan scan --jobs 1` against `clamscan` (one run each, database
 #    load included, as a user runs them).
-#
-# The compiled definitions form (issue 9) does not exist yet: its rows will come with it.
 #
 # Writes a Markdown table with the machine's description to $RECORD_DIR/<date>-realdb.md.
 set -euo pipefail
@@ -134,25 +135,44 @@ for scale in $SCALES; do
     SIGNATURES=$(cat "$SET"/*.?db | wc -l)
     SET_MB=$(du -sm "$SET" | cut -f1)
 
-    # 1. Cold load from source.
-    names=("avscan load $scale" "clamscan load $scale")
-    commands=("$AVSCAN db info --db $SET" "clamscan --no-summary -d $SET $WORK/empty")
+    # 1. The compiled form, and cold loads.
+    COMPILED=$WORK/set-$scale.avdb
+    say "compiling the set at scale $scale"
+    /usr/bin/time -v -o "$WORK/time" "$AVSCAN" db compile "$SET" -o "$COMPILED" > /dev/null
+    COMPILE_S=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$WORK/time")
+    COMPILE_RSS=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time")
+    COMPILED_MB=$(du -m "$COMPILED" | cut -f1)
+    row "avscan db compile, scale $scale" "$COMPILE_S s, $(mib "$COMPILE_RSS") MiB; file $COMPILED_MB MB" "-" "-" "-"
+    names=("avscan load $scale" "avscan compiled $scale" "clamscan load $scale")
+    commands=("$AVSCAN db info --db $SET" "$AVSCAN db info --db $COMPILED" "clamscan --no-summary -d $SET $WORK/empty")
     RECORD_DIR=$WORK MB=300 time_commands "load-$scale"
     peak_rss_each "$WORK"
-    row "cold load from source, scale $scale ($SIGNATURES lines, $SET_MB MB)" \
-        "$(printf '%.2f' "${MEDIAN[avscan load $scale]}") s, $(mib "${RSS[avscan load $scale]}") MiB" \
-        "clamscan $(printf '%.2f' "${MEDIAN[clamscan load $scale]}") s, $(mib "${RSS[clamscan load $scale]}") MiB" \
-        "$(ratio "${MEDIAN[avscan load $scale]}" "${MEDIAN[clamscan load $scale]}")" \
-        "$(ratio "${RSS[avscan load $scale]}" "${RSS[clamscan load $scale]}")"
+    for what in load compiled; do
+        label="cold load from source, scale $scale ($SIGNATURES lines, $SET_MB MB)"
+        [[ $what = compiled ]] && label="cold load from the compiled form, scale $scale"
+        row "$label" \
+            "$(printf '%.2f' "${MEDIAN[avscan $what $scale]}") s, $(mib "${RSS[avscan $what $scale]}") MiB" \
+            "clamscan $(printf '%.2f' "${MEDIAN[clamscan load $scale]}") s, $(mib "${RSS[clamscan load $scale]}") MiB" \
+            "$(ratio "${MEDIAN[avscan $what $scale]}" "${MEDIAN[clamscan load $scale]}")" \
+            "$(ratio "${RSS[avscan $what $scale]}" "${RSS[clamscan load $scale]}")"
+    done
 
     # 2. The daemons, each on its own copy of the set (the reload changes it).
     declare -A STEADY=() CPU=() TRIP=() RELOAD=() START=()
     for daemon in avscan clamd; do
         rm -rf "$WORK/db"
         cp -r "$SET" "$WORK/db"
+        rm -f "$WORK/db"/*.avdb
         say "$daemon: start, 4 KiB scans, reload at scale $scale"
         start_daemon "$daemon" "$WORK/db"
         START[$daemon]=$LOAD_SECONDS
+        if [[ $daemon = avscan ]]; then
+            # The first start parsed the set and wrote avscan.avdb; the second decodes it.
+            [[ -f $WORK/db/avscan.avdb ]] || die "avscan serve wrote no compiled form into its definitions directory"
+            stop_daemon
+            start_daemon "$daemon" "$WORK/db"
+            START[avscan compiled]=$LOAD_SECONDS
+        fi
         sleep 2
         STEADY[$daemon]=$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status")
         out=$(python3 "$REALDB_PY" cpu "$WORK/$daemon.sock" "$DAEMON_PID" "$CPU_SCANS")
@@ -162,8 +182,9 @@ for scale in $SCALES; do
         stop_daemon
     done
     key() { awk -v k="$2" '$1 == k { print $2 }' <<< "${RELOAD[$1]}"; }
-    row "daemon start to first PONG, scale $scale" "${START[avscan]} s" "clamd ${START[clamd]} s" \
-        "$(ratio "${START[avscan]}" "${START[clamd]}")" "-"
+    row "daemon start to first PONG, scale $scale" \
+        "${START[avscan]} s from source (writing avscan.avdb), ${START[avscan compiled]} s from it" \
+        "clamd ${START[clamd]} s" "$(ratio "${START[avscan compiled]}" "${START[clamd]}") (compiled)" "-"
     row "daemon steady RSS, scale $scale" "$(mib "${STEADY[avscan]}") MiB" "clamd $(mib "${STEADY[clamd]}") MiB" "-" \
         "$(ratio "${STEADY[avscan]}" "${STEADY[clamd]}")"
     row "one 4 KiB INSTREAM scan, daemon CPU (client round trip), scale $scale" \
@@ -179,16 +200,21 @@ for scale in $SCALES; do
     done
 
     # 3. The whole-corpus scan with the full set, one core each, load included.
-    names=("avscan corpus $scale" "clamscan corpus $scale")
-    commands=("$AVSCAN scan --jobs 1 --all-matches --max-extract-size 4294967294 --max-cumulative-extract-size 2147483648 --max-extract-time 0 --max-file-count 0 --db $SET $CORPUS"
+    OURS_FLAGS="scan --jobs 1 --all-matches --max-extract-size 4294967294 --max-cumulative-extract-size 2147483648 --max-extract-time 0 --max-file-count 0"
+    names=("avscan corpus $scale" "avscan corpus compiled $scale" "clamscan corpus $scale")
+    commands=("$AVSCAN $OURS_FLAGS --db $SET $CORPUS" "$AVSCAN $OURS_FLAGS --db $COMPILED $CORPUS"
         "clamscan --allmatch --no-summary --max-filesize=2000M --max-scansize=4000M --max-recursion=50 --max-files=0 --max-scantime=0 -d $SET -r $CORPUS")
     RECORD_DIR=$WORK MB=300 RUNS=1 time_commands "corpus-$scale"
     peak_rss_each "$WORK"
-    row "whole-corpus scan ($BYTES bytes), one core, scale $scale" \
-        "$(printf '%.2f' "${MEDIAN[avscan corpus $scale]}") s, $(mib "${RSS[avscan corpus $scale]}") MiB" \
-        "clamscan $(printf '%.2f' "${MEDIAN[clamscan corpus $scale]}") s, $(mib "${RSS[clamscan corpus $scale]}") MiB" \
-        "$(ratio "${MEDIAN[avscan corpus $scale]}" "${MEDIAN[clamscan corpus $scale]}")" \
-        "$(ratio "${RSS[avscan corpus $scale]}" "${RSS[clamscan corpus $scale]}")"
+    for what in "corpus" "corpus compiled"; do
+        label="whole-corpus scan ($BYTES bytes), one core, scale $scale, set from source"
+        [[ $what = "corpus compiled" ]] && label="whole-corpus scan ($BYTES bytes), one core, scale $scale, set from the compiled form"
+        row "$label" \
+            "$(printf '%.2f' "${MEDIAN[avscan $what $scale]}") s, $(mib "${RSS[avscan $what $scale]}") MiB" \
+            "clamscan $(printf '%.2f' "${MEDIAN[clamscan corpus $scale]}") s, $(mib "${RSS[clamscan corpus $scale]}") MiB" \
+            "$(ratio "${MEDIAN[avscan $what $scale]}" "${MEDIAN[clamscan corpus $scale]}")" \
+            "$(ratio "${RSS[avscan $what $scale]}" "${RSS[clamscan corpus $scale]}")"
+    done
 done
 
 DATE=$(date +%F)
@@ -211,7 +237,9 @@ COMMIT=$(commit_description "$DIRTY_AT_BUILD")
     echo "- Reload: a hash signature for a 4 KiB marker is appended to daily.hdb, then RELOAD; the marker is sent every"
     echo "  100 ms on a new connection until it has been FOUND for 1 s. Reload time: RELOAD to the first FOUND. Peak:"
     echo "  VmRSS sampled every 20 ms. avscan rebuilds daily.hdb's part and the prefilter and shares the others."
-    echo "- The compiled definitions form is not built yet: no row for it."
+    echo "- The avscan daemon's steady RSS, 4 KiB scan and reload are measured after its start from the compiled form;"
+    echo "  its reload shares every unchanged part, parses daily.hdb, builds the prefilter again, swaps, then rewrites"
+    echo "  avscan.avdb."
 } > "$RECORD"
 cat "$RECORD"
 say "record: $RECORD"

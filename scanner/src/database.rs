@@ -488,7 +488,11 @@ impl Database {
         {
             let file = CompiledFile::open(path).map_err(LoadError::Compile)?;
             let sources = file.sources().to_vec();
-            return Database::load_with(&sources, path, Some(file), None);
+            let (mut database, stale) = Database::load_from(&sources, Some(file), None)?;
+            if stale {
+                database.rewrite_compiled(&sources, path);
+            }
+            return Ok(database);
         }
         let (sources, ignored) = read_sources(paths)?;
         Database::build(sources, ignored, None, None)
@@ -507,39 +511,59 @@ impl Database {
         compiled: &Path,
         previous: Option<&Database>,
     ) -> Result<Database, LoadError> {
+        let (mut database, stale) = Database::load_using_compiled(paths, compiled, previous)?;
+        if stale {
+            database.rewrite_compiled(paths, compiled);
+        }
+        Ok(database)
+    }
+
+    /// [`Database::load_with_compiled`] without the write: also returns whether `compiled` is stale (missing,
+    /// damaged, or not exactly this database), for a caller that writes it later with
+    /// [`Database::save_compiled`] (the daemon swaps the new set in first).
+    ///
+    /// # Errors
+    /// As [`Database::load`] of `paths`.
+    pub fn load_using_compiled(
+        paths: &[PathBuf],
+        compiled: &Path,
+        previous: Option<&Database>,
+    ) -> Result<(Database, bool), LoadError> {
         let (file, problem) = match compiled.exists().then(|| CompiledFile::open(compiled)) {
             Some(Ok(file)) => (Some(file), None),
             Some(Err(reason)) => (None, Some(reason)),
             None => (None, None),
         };
-        let mut database = Database::load_with(paths, compiled, file, previous)?;
+        let (mut database, stale) = Database::load_from(paths, file, previous)?;
         database.info.compiled.splice(0..0, problem);
-        Ok(database)
+        Ok((database, stale))
     }
 
-    fn load_with(
+    /// Loads `paths` with what `file` holds; returns whether `file` must be written again.
+    fn load_from(
         paths: &[PathBuf],
-        compiled: &Path,
         file: Option<CompiledFile>,
         previous: Option<&Database>,
-    ) -> Result<Database, LoadError> {
+    ) -> Result<(Database, bool), LoadError> {
         let paths = canonical_paths(paths)?;
         let (sources, ignored) = read_sources(&paths)?;
-        let mut database = Database::build(sources, ignored, previous, file.as_ref())?;
+        let database = Database::build(sources, ignored, previous, file.as_ref())?;
         let parts: Vec<(&PartKey, Option<FileStamp>)> =
             database.parts.iter().map(|part| &part.key).zip(database.stamps.iter().copied()).collect();
         let fresh = file.as_ref().is_some_and(|file| file.holds_exactly(&parts, &paths));
-        drop(file);
-        if !fresh || !database.info.compiled.is_empty() {
-            match database.write_compiled(compiled, &paths) {
-                Ok(()) => database.info.compiled_written = true,
-                Err(reason) => {
-                    tracing::warn!(%reason, "cannot write the compiled definitions; loading goes on from source");
-                    database.info.compiled.push(reason);
-                }
+        let stale = !fresh || !database.info.compiled.is_empty();
+        Ok((database, stale))
+    }
+
+    /// Writes the compiled form, noting the outcome in [`DatabaseInfo`] (a failure is logged, not returned).
+    fn rewrite_compiled(&mut self, paths: &[PathBuf], compiled: &Path) {
+        match self.save_compiled(paths, compiled) {
+            Ok(()) => self.info.compiled_written = true,
+            Err(error) => {
+                tracing::warn!(%error, "cannot write the compiled definitions; loading goes on from source");
+                self.info.compiled.push(error.to_string());
             }
         }
-        Ok(database)
     }
 
     /// Writes the compiled form of this database, loaded from `paths`, to `path`.

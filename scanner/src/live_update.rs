@@ -147,12 +147,16 @@ impl LiveDefinitions {
             (Some(incoming), _) => return Err(UpdateError::NoDefinitionsDirectory { path: incoming.clone() }),
         };
         let loaded = stamps(&source.paths);
-        let database = match &source.compiled {
-            Some(compiled) if !source.paths.is_empty() => Database::load_with_compiled(&source.paths, compiled, None)?,
-            _ => Database::load_or_embedded(&source.paths)?,
+        let (database, stale) = match &source.compiled {
+            Some(compiled) if !source.paths.is_empty() => Database::load_using_compiled(&source.paths, compiled, None)?,
+            _ => (Database::load_or_embedded(&source.paths)?, false),
         };
         log_compiled(&database);
-        let engine = Arc::new(template.with_database(Arc::new(database)));
+        let database = Arc::new(database);
+        if stale {
+            save_compiled(&database, &source);
+        }
+        let engine = Arc::new(template.with_database(database));
         Ok(LiveDefinitions {
             current: RwLock::new(engine),
             source,
@@ -208,18 +212,23 @@ impl LiveDefinitions {
         }
         let started = Instant::now();
         let current = self.current();
-        let database = match &self.source.compiled {
+        let (database, stale) = match &self.source.compiled {
             Some(compiled) if !self.source.paths.is_empty() => {
-                Database::load_with_compiled(&self.source.paths, compiled, Some(current.database()))?
+                Database::load_using_compiled(&self.source.paths, compiled, Some(current.database()))?
             }
-            _ => Database::reload(&self.source.paths, current.database())?,
+            _ => (Database::reload(&self.source.paths, current.database())?, false),
         };
         drop(current);
         log_compiled(&database);
         let version = database.version().to_owned();
         self.swap(database);
         *loaded = now;
-        Ok(UpdateOutcome::Reloaded { version, applied: Vec::new(), load_time: started.elapsed() })
+        let load_time = started.elapsed();
+        // Written once the new set serves: scans never wait for it.
+        if stale {
+            save_compiled(self.current().database(), &self.source);
+        }
+        Ok(UpdateOutcome::Reloaded { version, applied: Vec::new(), load_time })
     }
 
     fn apply_incoming(
@@ -253,17 +262,14 @@ impl LiveDefinitions {
             let to = directory.join(file_name(path));
             move_file(path, &to)?;
         }
-        // The set now in the definitions directory is the one just loaded (a rename keeps a file's length and
-        // time): its compiled form is written for the directory, so the next start decodes it.
-        if let Some(compiled) = &self.source.compiled
-            && let Err(error) = database.save_compiled(&self.source.paths, compiled)
-        {
-            tracing::warn!(%error, "cannot write the compiled definitions; the next start parses them");
-        }
         let version = database.version().to_owned();
         self.swap(database);
         *loaded = stamps(&self.source.paths);
-        Ok(UpdateOutcome::Reloaded { version, applied: names, load_time: started.elapsed() })
+        let load_time = started.elapsed();
+        // The set now in the definitions directory is the one just loaded (a rename keeps a file's length and
+        // time): its compiled form is written for the directory, so the next start decodes it.
+        save_compiled(self.current().database(), &self.source);
+        Ok(UpdateOutcome::Reloaded { version, applied: names, load_time })
     }
 
     fn swap(&self, database: Database) {
@@ -295,6 +301,16 @@ impl LiveDefinitions {
 }
 
 /// The newest modification time among `files`.
+/// Writes the compiled form of `database` where `source` keeps it, if anywhere; a failure is logged.
+fn save_compiled(database: &Database, source: &DefinitionsSource) {
+    if let Some(compiled) = &source.compiled
+        && !source.paths.is_empty()
+        && let Err(error) = database.save_compiled(&source.paths, compiled)
+    {
+        tracing::warn!(%error, "cannot write the compiled definitions; the next load parses them");
+    }
+}
+
 /// Logs what was wrong with the compiled form, if anything (the set loaded anyway).
 fn log_compiled(database: &Database) {
     for problem in &database.info().compiled {
