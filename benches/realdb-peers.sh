@@ -17,7 +17,7 @@
 # 2. the daemons, started on Unix sockets with their own copy of the set: avscan twice, first from source (it
 #    writes avscan.avdb into its definitions directory, the default compiled_definitions) and then from that
 #    compiled form; the time from start to the first PONG, the steady RSS once loaded, the CPU time one
-#    INSTREAM scan of 4 KiB costs (realdb.py cpu: the daemon's utime + stime over $CPU_SCANS scans), and a
+#    INSTREAM scan of 4 KiB costs (realdb.py cpu: the CPU time of the daemon's threads over $CPU_SCANS scans), and a
 #    reload while 10 scans a second keep going (realdb.py reload: a new hash signature appended to daily.hdb,
 #    RELOAD, the scans of the marker it detects; reload time, peak RSS, scans answered, the longest wait). clamd
 #    runs with its defaults (ConcurrentDatabaseReload yes);

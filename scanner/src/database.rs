@@ -153,9 +153,10 @@ pub struct DatabaseInfo {
     pub skipped_for_level: u64,
     /// Memory of the interned names.
     pub names_memory: u64,
-    /// Signatures loaded but not matched, and why.
-    #[serde(skip)]
-    pub unsupported: Vec<Unsupported>,
+    /// Signatures loaded but not matched (`avscan db check` lists them with the reason: a loaded database
+    /// keeps the count only, which is all a set of millions of signatures should hold on to).
+    #[serde(rename = "unsupported")]
+    pub not_matched: u64,
     /// Time to load and compile.
     #[serde(skip)]
     pub load_time: Duration,
@@ -201,7 +202,6 @@ impl DatabaseInfo {
     pub fn to_json(&self) -> String {
         let mut value = serde_json::to_value(self).unwrap_or_default();
         if let Some(object) = value.as_object_mut() {
-            object.insert("unsupported".into(), self.unsupported.len().into());
             object.insert("load_ms".into(), u64::try_from(self.load_time.as_millis()).unwrap_or(u64::MAX).into());
             object.insert("total".into(), self.total().into());
         }
@@ -246,7 +246,7 @@ impl fmt::Display for DatabaseInfo {
         for problem in &self.compiled {
             writeln!(f, "compiled form: {problem}")?;
         }
-        writeln!(f, "not matched (see avscan db check): {}", self.unsupported.len())?;
+        writeln!(f, "not matched (see avscan db check): {}", self.not_matched)?;
         writeln!(f, "lines skipped as ClamAV 1.4 skips them: {}", self.skipped_for_level)?;
         writeln!(f, "total: {} signatures, loaded in {} ms", self.total(), self.load_time.as_millis())
     }
@@ -335,7 +335,7 @@ impl DatabasePart {
             parsed;
         body_names.shrink_to_fit();
         logical.shrink_to_fit();
-        counts.unsupported = unsupported;
+        counts.not_matched = unsupported.len() as u64;
         let names = names.finish();
         let hashes_started = Instant::now();
         let hashes = hashes.finish();
@@ -629,11 +629,13 @@ impl Database {
         let (sources, ignored) = read_sources(paths)?;
         let (ignore, _, mut errors) = ignore_lists(&sources)?;
         let mut parsed_parts = Vec::with_capacity(sources.len());
+        let mut unsupported = Vec::new();
         for source in &sources {
             let text = source.text()?;
             let mut parsed = parse_source(source, &text, &ignore);
             errors.append(&mut parsed.errors);
-            parsed.counts.unsupported = std::mem::take(&mut parsed.unsupported);
+            parsed.counts.not_matched = parsed.unsupported.len() as u64;
+            unsupported.append(&mut parsed.unsupported);
             parsed_parts.push((source_version(source, &text), digest(&text), parsed.counts));
         }
         let mut info = DatabaseInfo::default();
@@ -645,7 +647,6 @@ impl Database {
         );
         info.ignored_names = ignore.len() as u64;
         info.ignored_files = ignored;
-        let unsupported = info.unsupported.clone();
         Ok(CheckReport { errors, unsupported, info })
     }
 
@@ -961,7 +962,7 @@ fn ignore_lists(sources: &[Source]) -> Result<(IgnoreList, [u8; 32], Vec<LineErr
 }
 
 impl DatabaseInfo {
-    /// Adds a part's counts, memory, load times, files and unsupported signatures (not its version).
+    /// Adds a part's counts, memory, load times and files (not its version).
     fn add(&mut self, part: &DatabaseInfo) {
         for (total, part) in [
             (&mut self.hash, &part.hash),
@@ -977,7 +978,7 @@ impl DatabaseInfo {
         self.files.extend(part.files.iter().cloned());
         self.skipped_for_level += part.skipped_for_level;
         self.names_memory += part.names_memory;
-        self.unsupported.extend(part.unsupported.iter().cloned());
+        self.not_matched += part.not_matched;
     }
 }
 

@@ -1146,15 +1146,38 @@ fn build_class(anchors: &Anchors, members: &[(u32, usize)], window: usize, gram:
 
 /// The rarest window of each class an anchor may use, as `(offset, cost)`: its natural class (the longest that
 /// fits) and, for anchors of 8 bytes or more, the smaller classes down to `(4, 2)`.
-type Options = [Option<(usize, f64)>; CLASSES.len()];
+type Options = [WindowOption; CLASSES.len()];
+
+/// One class's option for an anchor: the offset of its rarest window and that window's cost, or none. Eight
+/// bytes (`Option<(usize, f64)>` takes 24): the options of every anchor are held at once while a set is built,
+/// and a set of a million anchors is built beside the one serving when definitions reload.
+#[derive(Debug, Clone, Copy)]
+struct WindowOption {
+    offset: u8,
+    /// NaN when the class is no option.
+    cost: f32,
+}
+
+impl WindowOption {
+    const NONE: WindowOption = WindowOption { offset: 0, cost: f32::NAN };
+
+    fn new((offset, cost): (usize, f64)) -> WindowOption {
+        // Offsets are below 256 because anchors are at most 255 bytes long.
+        WindowOption { offset: u8::try_from(offset).unwrap_or(u8::MAX), cost: cost as f32 }
+    }
+
+    fn get(self) -> Option<(usize, f64)> {
+        (!self.cost.is_nan()).then_some((usize::from(self.offset), f64::from(self.cost)))
+    }
+}
 
 fn class_options(bytes: &[u8], weights: &GramWeights) -> Options {
-    let mut options: Options = [None; CLASSES.len()];
+    let mut options: Options = [WindowOption::NONE; CLASSES.len()];
     let natural = CLASSES.iter().rposition(|&(window, _)| window <= bytes.len()).unwrap_or(0);
     let smallest = if natural >= FIRST_DOWNGRADABLE { SMALLEST_DOWNGRADE } else { natural };
     for (class, option) in options.iter_mut().enumerate().take(natural + 1).skip(smallest) {
         if let Some(&(window, gram)) = CLASSES.get(class) {
-            *option = Some(rarest_window(bytes, window, gram, weights));
+            *option = WindowOption::new(rarest_window(bytes, window, gram, weights));
         }
     }
     options
@@ -1166,7 +1189,7 @@ fn class_options(bytes: &[u8], weights: &GramWeights) -> Options {
 fn choose_class(options: &Options, open: &[bool; CLASSES.len()]) -> (usize, usize, f64) {
     let mut best: Option<(usize, usize, f64)> = None;
     for (class, option) in options.iter().enumerate().rev() {
-        let Some((offset, cost)) = *option else { continue };
+        let Some((offset, cost)) = option.get() else { continue };
         match best {
             // The natural class: always allowed (it is open because this anchor is in it).
             None => best = Some((class, offset, cost)),
@@ -1189,7 +1212,7 @@ fn assign_classes(anchors: &Anchors, members: &[u32], weights: &GramWeights) -> 
     let options: Vec<Options> = members.iter().map(|&u| class_options(anchors.bytes(u), weights)).collect();
     let mut open = [false; CLASSES.len()];
     for option in &options {
-        if let Some(natural) = option.iter().rposition(Option::is_some)
+        if let Some(natural) = option.iter().rposition(|choice| choice.get().is_some())
             && let Some(slot) = open.get_mut(natural)
         {
             *slot = true;
@@ -1715,7 +1738,7 @@ mod tests {
         // Within a class, the window skips a shared prefix.
         let options =
             class_options(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x9a\x37\xd1\x5e\x11\xb2", &weights);
-        assert!(options[5].is_some_and(|(offset, _)| offset > 0), "{options:?}");
+        assert!(options[5].get().is_some_and(|(offset, _)| offset > 0), "{options:?}");
     }
 
     #[test]

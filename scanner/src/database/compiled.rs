@@ -42,7 +42,6 @@ use crate::literals::LiteralSet;
 
 use super::{
     CompiledPattern, DatabaseInfo, DatabasePart, HashStore, KindStats, LogicalEntry, NameId, NameTable, PartKey,
-    Unsupported,
 };
 
 /// The first bytes of a compiled file.
@@ -118,7 +117,7 @@ struct StoredInfo {
     counts: [u64; 5],
     files: Vec<(String, u64)>,
     skipped_for_level: u64,
-    unsupported: Vec<(String, usize, String, String)>,
+    not_matched: u64,
 }
 
 impl StoredInfo {
@@ -127,11 +126,7 @@ impl StoredInfo {
             counts: kinds(info).map(|stats| stats.count),
             files: info.files.clone(),
             skipped_for_level: info.skipped_for_level,
-            unsupported: info
-                .unsupported
-                .iter()
-                .map(|u| (u.file.clone(), u.line, u.name.clone(), u.reason.clone()))
-                .collect(),
+            not_matched: info.not_matched,
         }
     }
 
@@ -142,11 +137,7 @@ impl StoredInfo {
         }
         info.files = self.files;
         info.skipped_for_level = self.skipped_for_level;
-        info.unsupported = self
-            .unsupported
-            .into_iter()
-            .map(|(file, line, name, reason)| Unsupported { file, line, name, reason })
-            .collect();
+        info.not_matched = self.not_matched;
         info
     }
 }
@@ -540,7 +531,7 @@ mod tests {
         let mut total = DatabaseInfo::default();
         for (part, errors) in &parts {
             assert!(errors.is_empty(), "{errors:?}");
-            assert!(part.info.unsupported.is_empty(), "{:?}", part.info.unsupported);
+            assert_eq!(part.info.not_matched, 0, "{:?}", part.info);
             total.add(&part.info);
         }
         assert_eq!(kinds(&total).map(|stats| stats.count), [3, 0, 5, 2, 1]);
