@@ -6,8 +6,9 @@
 //! the whole set with its file, line number and reason ([`LoadError::Lines`], all of them, as
 //! `avscan db check` prints), so that a daemon keeps serving its old definitions. Lines for another
 //! functionality level are skipped as ClamAV skips them; signatures that load but cannot be matched here (an
-//! entry-point offset, an undetectable target type, a PCRE subsignature, ...) are kept in
-//! [`DatabaseInfo::unsupported`], never silently dropped.
+//! entry-point offset, an undetectable target type, a PCRE subsignature, ...) are counted in
+//! [`DatabaseInfo::not_matched`] and listed by `avscan db check` ([`CheckReport::unsupported`]), never silently
+//! dropped.
 //!
 //! Layout for size (millions of signatures): hash signatures in [`HashStore`]'s sorted fixed-width tables,
 //! names interned in a [`NameTable`], body and logical subsignatures compiled once and searched through one
@@ -19,6 +20,11 @@
 //! changed; the prefilter over all parts is built again each time. A plain file's text is read when its part is
 //! built and dropped after, so a load never holds the whole set's text at once (a `.cvd`'s members are held
 //! while it loads: its ignore lists apply to every file).
+//!
+//! The compiled form (`database/compiled.rs`: `avscan db compile`, [`Database::load_with_compiled`], the daemon's
+//! `compiled_definitions`) stores every part and the prefilter; a load decodes what it holds for the files that
+//! did not change and parses the rest. The order of preference for each part: the set being replaced, then
+//! the compiled form, then the source.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -791,7 +797,7 @@ impl Database {
         Ok(Database { parts, stamps, body, hash_parts, info })
     }
 
-    /// Writes the compiled form of this database, compiled from `sources`, to `path` (see [`compiled`]).
+    /// Writes the compiled form of this database, compiled from `sources`, to `path` (see `database/compiled.rs`).
     fn write_compiled(&self, path: &Path, sources: &[PathBuf]) -> Result<(), String> {
         let parts: Vec<(&DatabasePart, Option<FileStamp>)> =
             self.parts.iter().map(|part| &**part).zip(self.stamps.iter().copied()).collect();

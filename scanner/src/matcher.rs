@@ -369,6 +369,13 @@ impl BodyMatcher {
                     StartRange::Range(range) => range,
                     StartRange::Never | StartRange::Unknown => return ControlFlow::Continue(()),
                 };
+                // The pattern starts at most `max_before_anchor` bytes before its anchor: an anchor too far from
+                // every allowed start (`0:4d5a` and an `MZ` anywhere but at 0) needs no verification.
+                let anchor_at = window_offset.saturating_add(anchor_start as u64);
+                let earliest = anchor_at.saturating_sub(segment.max_before_anchor() as u64);
+                if anchor_at < *allowed.start() || earliest > *allowed.end() {
+                    return ControlFlow::Continue(());
+                }
                 if let Some(found) = window.verify(segment, state, anchor_start, &allowed, next_gap_bounded) {
                     matched.push(found);
                 }
