@@ -687,50 +687,47 @@ impl Database {
             });
             from_previous.or_else(|| compiled.and_then(|compiled| compiled.digest_for(&source.file, stamp)))
         };
-        let built: Vec<Result<Built, LoadError>> = sources
-            .par_iter()
-            .map(|source| {
-                let stamp = source.stamp();
-                let key =
-                    |digest| PartKey { file: source.file.clone(), digest, official: source.official, ignore_digest };
-                // With nothing to reuse, the text is read once and hashed. Otherwise a file is hashed only when
-                // its stamp is not one recorded (streamed through the hash) and read only when no part has its
-                // key. A file that changes between the hash and the read is parsed as it is now and keyed as it
-                // was, so the next load parses it again rather than reuse a part that differs.
-                let (key, text) = if nothing_to_reuse {
-                    let text = source.text()?;
-                    (key(digest(&text)), Some(text))
-                } else {
-                    let key = match known_digest(source, stamp) {
-                        Some(digest) => key(digest),
-                        None => key(source.digest()?),
-                    };
-                    if let Some(&part) = previous_parts.get(&key) {
-                        return Ok(Built { part: Arc::clone(part), stamp, errors: Vec::new(), how: Obtained::Shared });
-                    }
-                    (key, None)
+        let build_one = |source: &Source| -> Result<Built, LoadError> {
+            let stamp = source.stamp();
+            let key = |digest| PartKey { file: source.file.clone(), digest, official: source.official, ignore_digest };
+            // With nothing to reuse, the text is read once and hashed. Otherwise a file is hashed only when
+            // its stamp is not one recorded (streamed through the hash) and read only when no part has its
+            // key. A file that changes between the hash and the read is parsed as it is now and keyed as it
+            // was, so the next load parses it again rather than reuse a part that differs.
+            let (key, text) = if nothing_to_reuse {
+                let text = source.text()?;
+                (key(digest(&text)), Some(text))
+            } else {
+                let key = match known_digest(source, stamp) {
+                    Some(digest) => key(digest),
+                    None => key(source.digest()?),
                 };
-                let mut rejected = None;
-                if let Some(found) = compiled.and_then(|compiled| compiled.part(&key)) {
-                    match found {
-                        Ok(part) => {
-                            let how = Obtained::Compiled;
-                            return Ok(Built { part: Arc::new(part), stamp, errors: Vec::new(), how });
-                        }
-                        Err(reason) => rejected = Some(reason),
-                    }
+                if let Some(&part) = previous_parts.get(&key) {
+                    return Ok(Built { part: Arc::clone(part), stamp, errors: Vec::new(), how: Obtained::Shared });
                 }
-                let text = match text {
-                    Some(text) => text,
-                    None => source.text()?,
-                };
-                let version = source_version(source, &text);
-                let parsed = parse_source(source, &text, &ignore);
-                drop(text);
-                let (part, errors) = DatabasePart::build(key, version, parsed);
-                Ok(Built { part: Arc::new(part), stamp, errors, how: Obtained::Parsed { rejected } })
-            })
-            .collect();
+                (key, None)
+            };
+            let mut rejected = None;
+            if let Some(found) = compiled.and_then(|compiled| compiled.part(&key)) {
+                match found {
+                    Ok(part) => {
+                        let how = Obtained::Compiled;
+                        return Ok(Built { part: Arc::new(part), stamp, errors: Vec::new(), how });
+                    }
+                    Err(reason) => rejected = Some(reason),
+                }
+            }
+            let text = match text {
+                Some(text) => text,
+                None => source.text()?,
+            };
+            let version = source_version(source, &text);
+            let parsed = parse_source(source, &text, &ignore);
+            drop(text);
+            let (part, errors) = DatabasePart::build(key, version, parsed);
+            Ok(Built { part: Arc::new(part), stamp, errors, how: Obtained::Parsed { rejected } })
+        };
+        let built: Vec<Result<Built, LoadError>> = sources.par_iter().map(build_one).collect();
         let mut parts = Vec::with_capacity(built.len());
         let mut stamps = Vec::with_capacity(built.len());
         let mut loaded = PartsLoaded::default();

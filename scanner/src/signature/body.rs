@@ -346,7 +346,7 @@ pub(crate) fn parse_body_line(raw: &[u8]) -> Result<Line<BodySignature>, SyntaxE
         return Ok(Line::Comment);
     }
     let line = chomp(raw);
-    let (fields, _) = split_fields(line, b':', BODY_FIELDS + 1);
+    let (fields, _) = split_fields::<{ BODY_FIELDS + 1 }>(line, b':');
     if fields.len() < 4 || fields.len() > BODY_FIELDS {
         return refuse(format!(
             "body line has {} field(s); it needs Name:Target:Offset:HexSignature[:MinFL[:MaxFL]]",

@@ -572,7 +572,7 @@ const ATTRIBUTES: [&str; 10] = [
 
 /// Parses the target description block. `Ok(Err(reason))` is a block ClamAV skips silently.
 fn parse_target_description(text: &[u8]) -> Result<Result<TargetDescription, SkipReason>, SyntaxError> {
-    let (attributes, _) = split_fields(text, b',', ATTRIBUTE_FIELDS);
+    let (attributes, _) = split_fields::<ATTRIBUTE_FIELDS>(text, b',');
     let mut engine: Option<(u32, u32)> = None;
     let mut target: Option<u64> = None;
     let mut file_size = None;
@@ -635,7 +635,7 @@ fn parse_target_description(text: &[u8]) -> Result<Result<TargetDescription, Ski
             }
             _ => {
                 // Intermediates: up to 16 types separated by `>`.
-                let (types, _) = split_fields(value, b'>', 16);
+                let (types, _) = split_fields::<16>(value, b'>');
                 if let Some(unknown) = types.iter().find(|name| !is_file_type(name)) {
                     return Ok(Err(SkipReason::UnknownFileType(show(unknown))));
                 }

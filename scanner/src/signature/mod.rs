@@ -479,27 +479,43 @@ pub(crate) fn is_comment(line: &[u8]) -> bool {
     line.first() == Some(&b'#')
 }
 
-/// Splits like ClamAV's `cli_strtokenize`: at most `limit` fields; the last field ends at the next delimiter
-/// and anything after it is dropped, as ClamAV drops it. Returns the fields and whether text was dropped.
-pub(crate) fn split_fields(text: &[u8], delimiter: u8, limit: usize) -> (Vec<&[u8]>, bool) {
-    let mut fields = Vec::new();
+/// Splits like ClamAV's `cli_strtokenize`: at most `N` fields; the last field ends at the next delimiter and
+/// anything after it is dropped, as ClamAV drops it. Returns the fields and whether text was dropped. The fields
+/// live on the stack: this runs once per line of files of millions of lines.
+pub(crate) fn split_fields<const N: usize>(text: &[u8], delimiter: u8) -> (Fields<'_, N>, bool) {
+    let mut fields = Fields { items: [&[][..]; N], len: 0 };
     let mut rest = Some(text);
     while let Some(current) = rest {
-        if fields.len() == limit {
+        let Some(slot) = fields.items.get_mut(fields.len) else {
             return (fields, true);
-        }
+        };
         match memchr::memchr(delimiter, current) {
             Some(position) => {
-                fields.push(current.get(..position).unwrap_or_default());
+                *slot = current.get(..position).unwrap_or_default();
                 rest = current.get(position.saturating_add(1)..);
             }
             None => {
-                fields.push(current);
+                *slot = current;
                 rest = None;
             }
         }
+        fields.len += 1;
     }
     (fields, false)
+}
+
+/// The fields [`split_fields`] found: a slice of at most `N`.
+pub(crate) struct Fields<'a, const N: usize> {
+    items: [&'a [u8]; N],
+    len: usize,
+}
+
+impl<'a, const N: usize> std::ops::Deref for Fields<'a, N> {
+    type Target = [&'a [u8]];
+
+    fn deref(&self) -> &[&'a [u8]] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
 }
 
 /// A signature name as ClamAV stores it (`cli_virname`): cut at the first `" (Clam)"`, and refused when empty.
@@ -621,11 +637,11 @@ mod tests {
         assert_eq!(chomp(b""), b"");
         assert!(is_comment(b"# x"));
         assert!(!is_comment(b" # x"));
-        let (fields, dropped) = split_fields(b"a:b:c", b':', 2);
-        assert_eq!(fields, vec![&b"a"[..], &b"b"[..]]);
+        let (fields, dropped) = split_fields::<2>(b"a:b:c", b':');
+        assert_eq!(&fields[..], [&b"a"[..], &b"b"[..]]);
         assert!(dropped);
-        let (fields, dropped) = split_fields(b"a::", b':', 6);
-        assert_eq!(fields, vec![&b"a"[..], &b""[..], &b""[..]]);
+        let (fields, dropped) = split_fields::<6>(b"a::", b':');
+        assert_eq!(&fields[..], [&b"a"[..], &b""[..], &b""[..]]);
         assert!(!dropped);
         assert_eq!(signature_name(b"Eicar (Clam)"), Ok("Eicar".to_string()));
         assert!(signature_name(b" (Clam)").is_err());
