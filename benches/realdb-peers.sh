@@ -22,8 +22,9 @@
 #    RELOAD, the scans of the marker it detects; reload time, peak RSS, scans answered, the longest wait). clamd
 #    runs with its defaults (ConcurrentDatabaseReload yes);
 # 3. the whole-corpus scan of scan-peers.sh ($BENCH_MB MB) with the full set, on one core each, with
-#    scan-peers.sh's limits that cut nothing: `avscan scan --jobs 1` against `clamscan` (one run each, database
-#    load included, as a user runs them).
+#    scan-peers.sh's limits that cut nothing and every match reported: `avscan scan --jobs 1`, from the set's
+#    source and from its compiled form, against `clamscan` (one run each under GNU time, database load
+#    included, as a user runs them).
 #
 # Writes a Markdown table with the machine's description to $RECORD_DIR/<date>-realdb.md.
 set -euo pipefail
@@ -201,11 +202,19 @@ for scale in $SCALES; do
 
     # 3. The whole-corpus scan with the full set, one core each, load included.
     OURS_FLAGS="scan --jobs 1 --all-matches --max-extract-size 4294967294 --max-cumulative-extract-size 2147483648 --max-extract-time 0 --max-file-count 0"
-    names=("avscan corpus $scale" "avscan corpus compiled $scale" "clamscan corpus $scale")
-    commands=("$AVSCAN $OURS_FLAGS --db $SET $CORPUS" "$AVSCAN $OURS_FLAGS --db $COMPILED $CORPUS"
-        "clamscan --allmatch --no-summary --max-filesize=2000M --max-scansize=4000M --max-recursion=50 --max-files=0 --max-scantime=0 -d $SET -r $CORPUS")
-    RECORD_DIR=$WORK MB=300 RUNS=1 time_commands "corpus-$scale"
-    peak_rss_each "$WORK"
+    # One run each (clamscan takes minutes), timed with its peak RSS by GNU time.
+    declare -A MEDIAN=() RSS=()
+    for name in "avscan corpus" "avscan corpus compiled" "clamscan corpus"; do
+        case $name in
+            "avscan corpus") command="$AVSCAN $OURS_FLAGS --db $SET $CORPUS" ;;
+            "avscan corpus compiled") command="$AVSCAN $OURS_FLAGS --db $COMPILED $CORPUS" ;;
+            *) command="clamscan --allmatch --no-summary --max-filesize=2000M --max-scansize=4000M --max-recursion=50 --max-files=0 --max-scantime=0 -d $SET -r $CORPUS" ;;
+        esac
+        say "$name at scale $scale"
+        /usr/bin/time -v -o "$WORK/time" $command > /dev/null 2>&1 || true
+        MEDIAN[$name $scale]=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$WORK/time")
+        RSS[$name $scale]=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time")
+    done
     for what in "corpus" "corpus compiled"; do
         label="whole-corpus scan ($BYTES bytes), one core, scale $scale, set from source"
         [[ $what = "corpus compiled" ]] && label="whole-corpus scan ($BYTES bytes), one core, scale $scale, set from the compiled form"
