@@ -583,6 +583,36 @@ struct Search<'h> {
     end: usize,
 }
 
+/// A literal as a key of the deduplication: `nocase` ones equal and hash as their ASCII-lowercased bytes.
+#[derive(Clone, Copy)]
+struct AnchorKey<'a> {
+    bytes: &'a [u8],
+    nocase: bool,
+}
+
+impl PartialEq for AnchorKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.nocase == other.nocase
+            && if self.nocase { self.bytes.eq_ignore_ascii_case(other.bytes) } else { self.bytes == other.bytes }
+    }
+}
+
+impl Eq for AnchorKey<'_> {}
+
+impl std::hash::Hash for AnchorKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.nocase.hash(state);
+        state.write_usize(self.bytes.len());
+        if self.nocase {
+            for byte in self.bytes {
+                state.write_u8(byte.to_ascii_lowercase());
+            }
+        } else {
+            state.write(self.bytes);
+        }
+    }
+}
+
 /// The unique anchors: their bytes (ASCII-lowercased for `nocase` ones) and the ids each stands for.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Anchors {
@@ -597,13 +627,15 @@ struct Anchors {
 impl Anchors {
     /// Deduplicates `literals` (already validated); also returns each unique anchor's `nocase` flag.
     fn build(literals: &[Literal<'_>]) -> (Anchors, Vec<bool>) {
-        let mut index: HashMap<(Vec<u8>, bool), u32> = HashMap::with_capacity(literals.len());
+        // Keyed by the literals' own bytes, compared and hashed ignoring case for `nocase` ones: no copy of a
+        // million anchors while a set is built beside the one serving.
+        let mut index: HashMap<AnchorKey<'_>, u32> = HashMap::new();
         let mut first_of_unique: Vec<usize> = Vec::new();
         let mut unique_of_id: Vec<u32> = Vec::with_capacity(literals.len());
         for (id, literal) in literals.iter().enumerate() {
-            let key = if literal.nocase { literal.bytes.to_ascii_lowercase() } else { literal.bytes.to_vec() };
+            let key = AnchorKey { bytes: literal.bytes, nocase: literal.nocase };
             let next = u32::try_from(first_of_unique.len()).unwrap_or(u32::MAX);
-            let unique = *index.entry((key, literal.nocase)).or_insert_with(|| {
+            let unique = *index.entry(key).or_insert_with(|| {
                 first_of_unique.push(id);
                 next
             });
