@@ -6,6 +6,7 @@
 #   benches/realdb-peers.sh                          # scales 0.42 and 1.0: about 15 minutes once built
 #   SCALES=0.42 BENCH_MB=20 benches/realdb-peers.sh  # a smoke test
 #   RECORD_DIR=/tmp benches/realdb-peers.sh          # write the record somewhere else than benches/record/
+#   SCAN_CORPUS=no benches/realdb-peers.sh           # without the corpus scans (clamscan takes 17 minutes at 1.0)
 #
 # Installs clamav, clamav-daemon, hyperfine, jq, python3 and GNU time from Debian when missing; builds `avscan` and
 # `gen-scan-corpus` in release; generates each set once under target/bench-inputs/realdb-<scale>/. For each
@@ -36,6 +37,7 @@ MB=${BENCH_MB:-300}
 RUNS=${RUNS:-3}
 WARMUP=${WARMUP:-0}
 CPU_SCANS=${CPU_SCANS:-200}
+SCAN_CORPUS=${SCAN_CORPUS:-yes}
 RECORD_DIR=${RECORD_DIR:-$ROOT/benches/record}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 [[ $TARGET = /* ]] || TARGET=$ROOT/$TARGET
@@ -201,6 +203,7 @@ for scale in $SCALES; do
     done
 
     # 3. The whole-corpus scan with the full set, one core each, load included.
+    [[ $SCAN_CORPUS = no ]] && continue
     OURS_FLAGS="scan --jobs 1 --all-matches --max-extract-size 4294967294 --max-cumulative-extract-size 2147483648 --max-extract-time 0 --max-file-count 0"
     # One run each (clamscan takes minutes), timed with its peak RSS by GNU time.
     declare -A MEDIAN=() RSS=()
@@ -229,11 +232,12 @@ done
 DATE=$(date +%F)
 mkdir -p "$RECORD_DIR"
 RECORD=$RECORD_DIR/$DATE-realdb.md
+[[ $SCAN_CORPUS = no ]] && RECORD=$RECORD_DIR/$DATE-realdb-no-corpus.md
 COMMIT=$(commit_description "$DIRTY_AT_BUILD")
 {
     echo "# Definitions at real scale: avscan against clamscan and clamd ($DATE)"
     echo
-    echo "Written by \`benches/realdb-peers.sh\` (SCALES=\"$SCALES\" RUNS=$RUNS BENCH_MB=$MB CPU_SCANS=$CPU_SCANS), avscan at $COMMIT."
+    echo "Written by \`benches/realdb-peers.sh\` (SCALES=\"$SCALES\" RUNS=$RUNS BENCH_MB=$MB CPU_SCANS=$CPU_SCANS SCAN_CORPUS=$SCAN_CORPUS), avscan at $COMMIT."
     echo "Machine: $(machine); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo "$(clamscan --version | sed 's|/.*||') (Debian). Sets from gen_realdb.py (8.7 M signatures at scale 1.0)."
     echo
