@@ -665,7 +665,6 @@ impl Database {
         previous: Option<&Database>,
         compiled: Option<&CompiledFile>,
     ) -> Result<Database, LoadError> {
-        use rayon::prelude::*;
         let started = Instant::now();
         if sources.is_empty() {
             return Err(LoadError::Empty("the paths given".into()));
@@ -727,7 +726,8 @@ impl Database {
             let (part, errors) = DatabasePart::build(key, version, parsed);
             Ok(Built { part: Arc::new(part), stamp, errors, how: Obtained::Parsed { rejected } })
         };
-        let built: Vec<Result<Built, LoadError>> = sources.par_iter().map(build_one).collect();
+        let built = on_every_core(&sources, build_one)
+            .ok_or_else(|| LoadError::Compile("a thread loading the definitions failed".into()))?;
         let mut parts = Vec::with_capacity(built.len());
         let mut stamps = Vec::with_capacity(built.len());
         let mut loaded = PartsLoaded::default();
@@ -928,6 +928,41 @@ enum Obtained {
     Parsed {
         rejected: Option<String>,
     },
+}
+
+/// `build` of every source, on as many scoped threads as there are cores (each takes the next source in
+/// order), the results in the sources' order; `None` if a thread died. Scoped threads rather than rayon's global
+/// pool: a daemon would otherwise keep that pool's threads, and their allocator arenas, for its whole life,
+/// for a load that happens once a day.
+fn on_every_core<T: Send>(sources: &[Source], build: impl Fn(&Source) -> T + Sync) -> Option<Vec<T>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(sources.len()).max(1);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(source) = sources.get(index) else { break };
+            done.push((index, build(source)));
+        }
+        done
+    };
+    let mut results: Vec<(usize, T)> = Vec::with_capacity(sources.len());
+    let complete = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        workers.into_iter().fold(true, |complete, handle| match handle.join() {
+            Ok(done) => {
+                results.extend(done);
+                complete
+            }
+            Err(_) => false,
+        })
+    });
+    if !complete || results.len() != sources.len() {
+        return None;
+    }
+    results.sort_by_key(|(index, _)| *index);
+    Some(results.into_iter().map(|(_, result)| result).collect())
 }
 
 /// SHA-256 of a source's text.
