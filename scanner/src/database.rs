@@ -430,6 +430,14 @@ impl Source {
         }
     }
 
+    /// The text's length in bytes (a file's from its metadata, 0 when unreadable).
+    fn size(&self) -> u64 {
+        match &self.text {
+            SourceText::Memory(text) => text.len() as u64,
+            SourceText::File(path) => std::fs::metadata(path).map_or(0, |metadata| metadata.len()),
+        }
+    }
+
     /// The file's length and modification time now (`None` for a text in memory or an unreadable file).
     fn stamp(&self) -> Option<FileStamp> {
         match &self.text {
@@ -930,12 +938,20 @@ enum Obtained {
     },
 }
 
+/// Below this many bytes of sources a set is parsed on the calling thread: threads would cost more than they
+/// save, and each leaves an allocator arena behind in a daemon.
+const PARALLEL_LOAD_MIN_BYTES: u64 = 1 << 20;
+
 /// `build` of every source, on as many scoped threads as there are cores (each takes the next source in
-/// order), the results in the sources' order; `None` if a thread died. Scoped threads rather than rayon's global
-/// pool: a daemon would otherwise keep that pool's threads, and their allocator arenas, for its whole life,
-/// for a load that happens once a day.
+/// order), the results in the sources' order; `None` if a thread died. A small set is built on the calling
+/// thread. Scoped threads rather than rayon's global pool: a daemon would otherwise keep that pool's threads,
+/// and their allocator arenas, for its whole life, for a load that happens once a day.
 fn on_every_core<T: Send>(sources: &[Source], build: impl Fn(&Source) -> T + Sync) -> Option<Vec<T>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    let total: u64 = sources.iter().map(Source::size).sum();
+    if total < PARALLEL_LOAD_MIN_BYTES {
+        return Some(sources.iter().map(build).collect());
+    }
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(1, usize::from).min(sources.len()).max(1);
     let worker = || {
