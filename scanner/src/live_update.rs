@@ -502,6 +502,8 @@ mod tests {
         let restarted = Database::load_with_compiled(std::slice::from_ref(&definitions), &compiled, None).unwrap();
         assert_eq!(restarted.info().parts.compiled, 2, "{:?}", restarted.info());
         assert_eq!(restarted.version(), "two");
+        // Writing the compiled form is no change of the definitions: the next check finds nothing to do.
+        assert_eq!(live.update(false).unwrap(), UpdateOutcome::Unchanged);
 
         // A broken file: the whole update is refused, moved aside, and the old set serves.
         let serving = live.current();
