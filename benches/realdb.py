@@ -110,7 +110,7 @@ def reload(path, pid, db_dir):
             reply, wait = "", None
         with lock:
             results.append((sent, wait))
-            if reply.endswith("Bench.Reload.Marker FOUND") or "Bench.Reload.Marker" in reply:
+            if reply.endswith("FOUND") and "Bench.Reload.Marker" in reply:
                 found_at.append(time.monotonic())
 
     peak = steady

@@ -380,7 +380,8 @@ impl Settings {
     }
 }
 
-/// The default name of the compiled form the daemon keeps in its definitions directory.
+/// The default name of the compiled form the daemon keeps in its definitions directory. Its `.avdb` extension is
+/// what keeps the loader from taking it for a signature file.
 pub const COMPILED_DEFINITIONS_NAME: &str = "avscan.avdb";
 
 /// `compiled_definitions` resolved: as given (`none`: nowhere), else `avscan.avdb` in the definitions

@@ -240,11 +240,6 @@ impl BodyMatcher {
         self.sets.iter().all(|set| set.is_empty())
     }
 
-    /// The sets, in the order given.
-    pub fn sets(&self) -> &[PatternSet] {
-        &self.sets
-    }
-
     /// Bytes of heap held by the prefilter and the anchor table (the sets are counted by their owners, see
     /// [`patterns_heap_bytes_by_owner`]).
     pub fn index_heap_bytes(&self) -> usize {

@@ -48,7 +48,7 @@ use super::{
 };
 
 /// The first bytes of a compiled file.
-pub(crate) const MAGIC: &[u8; 8] = b"AVSCNDB\n";
+const MAGIC: &[u8; 8] = b"AVSCNDB\n";
 
 /// The layout version: bump it when the header or the contents change shape (what a part encodes is covered by
 /// the schema fingerprint).
@@ -238,7 +238,7 @@ impl std::fmt::Debug for CompiledFile {
 
 /// The extension of compiled files: a directory's files with it are not sources (the daemon keeps its compiled
 /// form in its definitions directory), nor are the temporary files they are written to.
-pub(crate) const EXTENSION: &str = "avdb";
+const EXTENSION: &str = "avdb";
 
 /// Whether a file of a definitions directory is a compiled form or one being written.
 pub(super) fn is_compiled_file_name(name: &str) -> bool {
