@@ -44,15 +44,41 @@ machine() {
         "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 }
 
+# time_once WORKDIR COMMAND...: runs COMMAND once under /usr/bin/time -v (its output to /dev/null) and sets
+# ELAPSED to its wall time in seconds and PEAK_KIB to its peak RSS in KiB; returns the command's exit status.
+time_once() {
+    local work=$1 status=0
+    shift
+    /usr/bin/time -v -o "$work/time" "$@" > /dev/null 2>&1 || status=$?
+    ELAPSED=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$work/time")
+    PEAK_KIB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time")
+    return "$status"
+}
+
 # peak_rss_each WORKDIR: fills the associative array RSS[name] with the peak RSS in KiB of one more run of each
 # command of the arrays `names` and `commands` under /usr/bin/time -v (exit statuses ignored).
 peak_rss_each() {
     local i
     declare -gA RSS
     for ((i = 0; i < ${#names[@]}; i++)); do
-        /usr/bin/time -v -o "$1/time" ${commands[i]} > /dev/null 2>&1 || true
-        RSS[${names[i]}]=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$1/time")
+        time_once "$1" ${commands[i]} || true
+        RSS[${names[i]}]=$PEAK_KIB
     done
+}
+
+# ping_daemon SOCKET: whether a clamd-protocol daemon answers zPING on the Unix socket SOCKET within 5 s.
+ping_daemon() {
+    python3 - "$1" << 'EOF'
+import socket, sys
+try:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(sys.argv[1])
+    s.sendall(b"zPING\0")
+    sys.exit(0 if s.recv(16) == b"PONG\0" else 1)
+except OSError:
+    sys.exit(1)
+EOF
 }
 
 # time_commands KIND [DEFAULT_MB]: times the commands of the arrays `names` and `commands` (one name each) with

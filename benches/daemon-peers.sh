@@ -110,19 +110,6 @@ say "starting clamd and avscan serve ($CORES threads each)"
 CLAMD_PID=$!
 "$AVSCAN" serve --config "$WORK/avscan.toml" > "$WORK/avscan.log" 2>&1 &
 AVSCAN_PID=$!
-ping_daemon() {
-    python3 - "$1" << 'EOF'
-import socket, sys
-try:
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect(sys.argv[1])
-    s.sendall(b"zPING\0")
-    sys.exit(0 if s.recv(16) == b"PONG\0" else 1)
-except OSError:
-    sys.exit(1)
-EOF
-}
 for daemon in clamd avscan; do
     for ((i = 0; i < 600; i++)); do
         ping_daemon "$WORK/$daemon.sock" && break

@@ -79,21 +79,16 @@ row() {
     echo "$line" >> "$ROWS"
 }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+# peer_row LABEL OURS THEIRS: a row comparing the runs named OURS and THEIRS (clamscan) in MEDIAN and RSS.
+peer_row() {
+    local ours=$2 theirs=$3
+    row "$1" \
+        "$(printf '%.2f' "${MEDIAN[$ours]}") s, $(mib "${RSS[$ours]}") MiB" \
+        "clamscan $(printf '%.2f' "${MEDIAN[$theirs]}") s, $(mib "${RSS[$theirs]}") MiB" \
+        "$(ratio "${MEDIAN[$ours]}" "${MEDIAN[$theirs]}")" "$(ratio "${RSS[$ours]}" "${RSS[$theirs]}")"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-ping_daemon() {
-    python3 - "$1" << 'EOF'
-import socket, sys
-try:
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect(sys.argv[1])
-    s.sendall(b"zPING\0")
-    sys.exit(0 if s.recv(16) == b"PONG\0" else 1)
-except OSError:
-    sys.exit(1)
-EOF
-}
 
 # start_daemon NAME DB: starts clamd or avscan serve on $WORK/NAME.sock over the directory DB; sets DAEMON_PID
 # and LOAD_SECONDS (start to the first PONG).
@@ -141,11 +136,9 @@ for scale in $SCALES; do
     # 1. The compiled form, and cold loads.
     COMPILED=$WORK/set-$scale.avdb
     say "compiling the set at scale $scale"
-    /usr/bin/time -v -o "$WORK/time" "$AVSCAN" db compile "$SET" -o "$COMPILED" > /dev/null
-    COMPILE_S=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$WORK/time")
-    COMPILE_RSS=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time")
+    time_once "$WORK" "$AVSCAN" db compile "$SET" -o "$COMPILED" || die "avscan db compile failed at scale $scale"
     COMPILED_MB=$(du -m "$COMPILED" | cut -f1)
-    row "avscan db compile, scale $scale" "$COMPILE_S s, $(mib "$COMPILE_RSS") MiB; file $COMPILED_MB MB" "-" "-" "-"
+    row "avscan db compile, scale $scale" "$ELAPSED s, $(mib "$PEAK_KIB") MiB; file $COMPILED_MB MB" "-" "-" "-"
     names=("avscan load $scale" "avscan compiled $scale" "clamscan load $scale")
     commands=("$AVSCAN db info --db $SET" "$AVSCAN db info --db $COMPILED" "clamscan --no-summary -d $SET $WORK/empty")
     RECORD_DIR=$WORK MB=300 time_commands "load-$scale"
@@ -153,11 +146,7 @@ for scale in $SCALES; do
     for what in load compiled; do
         label="cold load from source, scale $scale ($SIGNATURES lines, $SET_MB MB)"
         [[ $what = compiled ]] && label="cold load from the compiled form, scale $scale"
-        row "$label" \
-            "$(printf '%.2f' "${MEDIAN[avscan $what $scale]}") s, $(mib "${RSS[avscan $what $scale]}") MiB" \
-            "clamscan $(printf '%.2f' "${MEDIAN[clamscan load $scale]}") s, $(mib "${RSS[clamscan load $scale]}") MiB" \
-            "$(ratio "${MEDIAN[avscan $what $scale]}" "${MEDIAN[clamscan load $scale]}")" \
-            "$(ratio "${RSS[avscan $what $scale]}" "${RSS[clamscan load $scale]}")"
+        peer_row "$label" "avscan $what $scale" "clamscan load $scale"
     done
 
     # 2. The daemons, each on its own copy of the set (the reload changes it).
@@ -214,18 +203,14 @@ for scale in $SCALES; do
             *) command="clamscan --allmatch --no-summary --max-filesize=2000M --max-scansize=4000M --max-recursion=50 --max-files=0 --max-scantime=0 -d $SET -r $CORPUS" ;;
         esac
         say "$name at scale $scale"
-        /usr/bin/time -v -o "$WORK/time" $command > /dev/null 2>&1 || true
-        MEDIAN[$name $scale]=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$WORK/time")
-        RSS[$name $scale]=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time")
+        time_once "$WORK" $command || true
+        MEDIAN[$name $scale]=$ELAPSED
+        RSS[$name $scale]=$PEAK_KIB
     done
     for what in "corpus" "corpus compiled"; do
         label="whole-corpus scan ($BYTES bytes), one core, scale $scale, set from source"
         [[ $what = "corpus compiled" ]] && label="whole-corpus scan ($BYTES bytes), one core, scale $scale, set from the compiled form"
-        row "$label" \
-            "$(printf '%.2f' "${MEDIAN[avscan $what $scale]}") s, $(mib "${RSS[avscan $what $scale]}") MiB" \
-            "clamscan $(printf '%.2f' "${MEDIAN[clamscan corpus $scale]}") s, $(mib "${RSS[clamscan corpus $scale]}") MiB" \
-            "$(ratio "${MEDIAN[avscan $what $scale]}" "${MEDIAN[clamscan corpus $scale]}")" \
-            "$(ratio "${RSS[avscan $what $scale]}" "${RSS[clamscan corpus $scale]}")"
+        peer_row "$label" "avscan $what $scale" "clamscan corpus $scale"
     done
 done
 
