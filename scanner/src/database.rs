@@ -645,12 +645,11 @@ impl Database {
         let mut parsed_parts = Vec::with_capacity(sources.len());
         let mut unsupported = Vec::new();
         for source in &sources {
-            let text = source.text()?;
-            let mut parsed = parse_source(source, &text, &ignore);
+            let ParsedSource { mut parsed, digest, version } = parse_source(source, &ignore)?;
             errors.append(&mut parsed.errors);
             parsed.counts.not_matched = parsed.unsupported.len() as u64;
             unsupported.append(&mut parsed.unsupported);
-            parsed_parts.push((source_version(source, &text), digest(&text), parsed.counts));
+            parsed_parts.push((version, digest, parsed.counts));
         }
         let mut info = DatabaseInfo::default();
         for (_, _, counts) in &parsed_parts {
@@ -701,10 +700,8 @@ impl Database {
             // its stamp is not one recorded (streamed through the hash) and read only when no part has its
             // key. A file that changes between the hash and the read is parsed as it is now and keyed as it
             // was, so the next load parses it again rather than reuse a part that differs.
-            let (key, text) = if nothing_to_reuse {
-                let text = source.text()?;
-                (key(digest(&text)), Some(text))
-            } else {
+            let mut rejected = None;
+            if !nothing_to_reuse {
                 let key = match known_digest(source, stamp) {
                     Some(digest) => key(digest),
                     None => key(source.digest()?),
@@ -712,26 +709,19 @@ impl Database {
                 if let Some(&part) = previous_parts.get(&key) {
                     return Ok(Built { part: Arc::clone(part), stamp, errors: Vec::new(), how: Obtained::Shared });
                 }
-                (key, None)
-            };
-            let mut rejected = None;
-            if let Some(found) = compiled.and_then(|compiled| compiled.part(&key)) {
-                match found {
-                    Ok(part) => {
-                        let how = Obtained::Compiled;
-                        return Ok(Built { part: Arc::new(part), stamp, errors: Vec::new(), how });
+                if let Some(found) = compiled.and_then(|compiled| compiled.part(&key)) {
+                    match found {
+                        Ok(part) => {
+                            let how = Obtained::Compiled;
+                            return Ok(Built { part: Arc::new(part), stamp, errors: Vec::new(), how });
+                        }
+                        Err(reason) => rejected = Some(reason),
                     }
-                    Err(reason) => rejected = Some(reason),
                 }
             }
-            let text = match text {
-                Some(text) => text,
-                None => source.text()?,
-            };
-            let version = source_version(source, &text);
-            let parsed = parse_source(source, &text, &ignore);
-            drop(text);
-            let (part, errors) = DatabasePart::build(key, version, parsed);
+            // Read and hashed in the same pass as it is parsed, and keyed by that hash.
+            let ParsedSource { parsed, digest, version } = parse_source(source, &ignore)?;
+            let (part, errors) = DatabasePart::build(key(digest), version, parsed);
             Ok(Built { part: Arc::new(part), stamp, errors, how: Obtained::Parsed { rejected } })
         };
         let built = on_every_core(&sources, build_one)
@@ -942,43 +932,15 @@ enum Obtained {
 /// save, and each leaves an allocator arena behind in a daemon.
 const PARALLEL_LOAD_MIN_BYTES: u64 = 1 << 20;
 
-/// `build` of every source, on as many scoped threads as there are cores (each takes the next source in
-/// order), the results in the sources' order; `None` if a thread died. A small set is built on the calling
-/// thread. Scoped threads rather than rayon's global pool: a daemon would otherwise keep that pool's threads,
-/// and their allocator arenas, for its whole life, for a load that happens once a day.
+/// `build` of every source, on every core (each thread takes the next source in order), the results in the
+/// sources' order; `None` if a thread died. A small set is built on the calling thread: a daemon serving a
+/// small set then leaves no allocator arenas behind.
 fn on_every_core<T: Send>(sources: &[Source], build: impl Fn(&Source) -> T + Sync) -> Option<Vec<T>> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let total: u64 = sources.iter().map(Source::size).sum();
     if total < PARALLEL_LOAD_MIN_BYTES {
         return Some(sources.iter().map(build).collect());
     }
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(sources.len()).max(1);
-    let worker = || {
-        let mut done = Vec::new();
-        loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(source) = sources.get(index) else { break };
-            done.push((index, build(source)));
-        }
-        done
-    };
-    let mut results: Vec<(usize, T)> = Vec::with_capacity(sources.len());
-    let complete = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
-        workers.into_iter().fold(true, |complete, handle| match handle.join() {
-            Ok(done) => {
-                results.extend(done);
-                complete
-            }
-            Err(_) => false,
-        })
-    });
-    if !complete || results.len() != sources.len() {
-        return None;
-    }
-    results.sort_by_key(|(index, _)| *index);
-    Some(results.into_iter().map(|(_, result)| result).collect())
+    crate::parallel::map_dynamic(sources, build)
 }
 
 /// SHA-256 of a source's text.
@@ -1223,8 +1185,19 @@ struct Parsed {
 }
 
 impl Parsed {
+    /// The id of a body or logical signature's name (looked up: see [`NameTableBuilder`]).
     fn intern(&mut self, name: &str, file: &str, line: usize) -> Option<NameId> {
         let id = self.names.intern(name);
+        self.name_added(id, file, line)
+    }
+
+    /// The id of a hash signature's name (appended: see [`NameTableBuilder`]).
+    fn append_name(&mut self, name: &str, file: &str, line: usize) -> Option<NameId> {
+        let id = self.names.append(name);
+        self.name_added(id, file, line)
+    }
+
+    fn name_added(&mut self, id: Option<NameId>, file: &str, line: usize) -> Option<NameId> {
         if id.is_none() {
             self.errors.push(LineError { file: file.into(), line, reason: "too many signature names".into() });
         }
@@ -1291,11 +1264,132 @@ fn container_requirement(name: &str) -> Result<ContainerRequirement, String> {
     }))
 }
 
-/// Parses one source's lines (`text`), dropping the signatures `ignored` names, and times it.
-fn parse_source(source: &Source, text: &[u8], ignored: &IgnoreList) -> Parsed {
-    let mut parsed = Parsed::default();
+/// One source, parsed.
+struct ParsedSource {
+    parsed: Parsed,
+    /// The SHA-256 of the text that was parsed (so a file that changed since it was first hashed is keyed as
+    /// what was parsed).
+    digest: [u8; 32],
+    /// The version the source states (`.info` and `VERSION` files).
+    version: Option<String>,
+}
+
+/// The size of the blocks a source file is read in. Each block's lines are parsed while it is in cache, and a
+/// load never holds a whole file's text: the largest files of a real set are hundreds of megabytes.
+const READ_BLOCK: usize = 1 << 20;
+
+/// Hands each block of the source's text to `on_block` (all of them, in order) and each of its lines, with
+/// its `\n`, to `on_line` (the last one without, when the text does not end with one).
+fn for_each_line(
+    source: &Source,
+    mut on_block: impl FnMut(&[u8]),
+    mut on_line: impl FnMut(&[u8]),
+) -> Result<(), LoadError> {
+    let path = match &source.text {
+        SourceText::Memory(text) => {
+            on_block(text);
+            text.split_inclusive(|&b| b == b'\n').for_each(on_line);
+            return Ok(());
+        }
+        SourceText::File(path) => path,
+    };
+    let io_error = |source| LoadError::Io { path: path.clone(), source };
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let mut buffer = vec![0u8; READ_BLOCK];
+    // `buffer[..filled]` holds the start of a line not yet ended.
+    let mut filled = 0;
+    loop {
+        if filled == buffer.len() {
+            // One line longer than the buffer: it grows to hold the line.
+            buffer.resize(buffer.len().saturating_mul(2), 0);
+        }
+        let read = match std::io::Read::read(&mut file, buffer.get_mut(filled..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(io_error(error)),
+        };
+        let end = filled.saturating_add(read);
+        on_block(buffer.get(filled..end).unwrap_or_default());
+        let Some(last_line_end) =
+            memchr::memrchr(b'\n', buffer.get(filled..end).unwrap_or_default()).map(|at| filled + at + 1)
+        else {
+            filled = end;
+            continue;
+        };
+        buffer.get(..last_line_end).unwrap_or_default().split_inclusive(|&b| b == b'\n').for_each(&mut on_line);
+        buffer.copy_within(last_line_end..end, 0);
+        filled = end - last_line_end;
+    }
+    if filled > 0 {
+        on_line(buffer.get(..filled).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// Reads and parses one source in one pass, dropping the signatures `ignored` names, and times it.
+fn parse_source(source: &Source, ignored: &IgnoreList) -> Result<ParsedSource, LoadError> {
     let started = Instant::now();
-    parse_lines(source, text, ignored, &mut parsed);
+    let mut parsed = Parsed::default();
+    let before = parsed.counts.total() + parsed.counts.allow.count;
+    let file = source.name.as_str();
+    let mut hasher = sha2::Sha256::new();
+    let mut version = None;
+    // Whether the file gets a line in the per-file counts (ignore lists and PUA files do not).
+    let mut listed = true;
+    match source.kind.map(|kind| (kind, kind.syntax())) {
+        Some((_, Some(Syntax::Ignore))) => {
+            hasher.update(source.text()?);
+            listed = false;
+        }
+        Some((kind, Some(_))) if kind.is_potentially_unwanted() => {
+            // ClamAV loads PUA files only when PUA detection is asked for; so does this engine (never, yet).
+            hasher.update(source.text()?);
+            listed = false;
+            parsed.unsupported.push(Unsupported {
+                file: file.into(),
+                line: 0,
+                name: "(whole file)".into(),
+                reason: "potentially-unwanted-application signatures are not loaded (ClamAV's DetectPUA no)".into(),
+            });
+        }
+        Some((kind, Some(syntax))) => {
+            let mut lines = LineParser {
+                file,
+                syntax,
+                allow_list: kind.is_allow_list(),
+                ignored,
+                parsed: &mut parsed,
+                number: 0,
+                section_hashes: 0,
+            };
+            for_each_line(source, |block| hasher.update(block), |line| lines.line(line))?;
+            lines.finish();
+        }
+        Some((kind, None)) => {
+            let text = source.text()?;
+            hasher.update(&text);
+            version = source_version(source, &text);
+            if !matches!(kind, FileKind::Info | FileKind::Cfg) {
+                parsed.unsupported.push(Unsupported {
+                    file: file.into(),
+                    line: 0,
+                    name: "(whole file)".into(),
+                    reason: format!("{kind:?} files are not read by this engine"),
+                });
+            }
+        }
+        None => {
+            let text = source.text()?;
+            hasher.update(&text);
+            version = source_version(source, &text);
+            listed = false;
+        }
+    }
+    if listed {
+        let after = parsed.counts.total() + parsed.counts.allow.count;
+        parsed.counts.files.push((file.to_owned(), after - before));
+    }
     let elapsed = started.elapsed();
     let stats = match source.kind.and_then(FileKind::syntax) {
         Some(Syntax::Hash(HashKind::PeSection)) => Some(&mut parsed.counts.section_hash),
@@ -1310,65 +1404,54 @@ fn parse_source(source: &Source, text: &[u8], ignored: &IgnoreList) -> Parsed {
     if let Some(stats) = stats {
         stats.load_time += elapsed;
     }
-    parsed
+    Ok(ParsedSource { parsed, digest: hasher.finalize().into(), version })
 }
 
-fn parse_lines(source: &Source, text: &[u8], ignored: &IgnoreList, parsed: &mut Parsed) {
-    let Some(kind) = source.kind else { return };
-    let before = parsed.counts.total() + parsed.counts.allow.count;
-    let file = source.name.as_str();
-    match kind.syntax() {
-        Some(Syntax::Ignore) => return,
-        Some(_) if kind.is_potentially_unwanted() => {
-            // ClamAV loads PUA files only when PUA detection is asked for; so does this engine (never, yet).
-            parsed.unsupported.push(Unsupported {
-                file: file.into(),
-                line: 0,
-                name: "(whole file)".into(),
-                reason: "potentially-unwanted-application signatures are not loaded (ClamAV's DetectPUA no)".into(),
-            });
-            return;
-        }
-        Some(syntax) => {
-            let mut section_hashes = 0u64;
-            for (index, line) in text.split_inclusive(|&b| b == b'\n').enumerate() {
-                let at = LineAt { ignored, raw: line, file, number: index + 1 };
-                let result = match syntax {
-                    Syntax::Hash(HashKind::PeSection) => signature::parse_hash_line(HashKind::PeSection, line)
-                        .map(|l| section_hashes += u64::from(admit(l, |s| &s.name, &at, parsed).is_some())),
-                    Syntax::Hash(HashKind::File) => signature::parse_hash_line(HashKind::File, line)
-                        .map(|l| add_hash(l, kind.is_allow_list(), &at, parsed)),
-                    Syntax::Body => signature::parse_body_line(line).map(|l| add_body(l, &at, parsed)),
-                    Syntax::Logical => signature::parse_logical_line(line).map(|l| add_logical(l, &at, parsed)),
-                    Syntax::Ignore => Ok(()),
-                };
-                if let Err(error) = result {
-                    parsed.errors.push(LineError { file: file.into(), line: at.number, reason: error.reason });
-                }
+/// Parses the lines of one signature file, one at a time, into a [`Parsed`].
+struct LineParser<'a> {
+    /// The source's name, for messages.
+    file: &'a str,
+    syntax: Syntax,
+    allow_list: bool,
+    ignored: &'a IgnoreList,
+    parsed: &'a mut Parsed,
+    /// The 1-based number of the last line parsed.
+    number: usize,
+    /// PE section hashes read (they load, but nothing matches them yet).
+    section_hashes: u64,
+}
+
+impl LineParser<'_> {
+    fn line(&mut self, line: &[u8]) {
+        self.number += 1;
+        let parsed = &mut *self.parsed;
+        let at = LineAt { ignored: self.ignored, raw: line, file: self.file, number: self.number };
+        let result = match self.syntax {
+            Syntax::Hash(HashKind::PeSection) => signature::parse_hash_line(HashKind::PeSection, line)
+                .map(|l| self.section_hashes += u64::from(admit(l, |s| &s.name, &at, parsed).is_some())),
+            Syntax::Hash(HashKind::File) => {
+                signature::parse_hash_line(HashKind::File, line).map(|l| add_hash(l, self.allow_list, &at, parsed))
             }
-            if section_hashes > 0 {
-                parsed.counts.section_hash.count += section_hashes;
-                parsed.unsupported.push(Unsupported {
-                    file: file.into(),
-                    line: 0,
-                    name: format!("({section_hashes} PE section hashes)"),
-                    reason: "PE section hashes need a PE section parser, which the decomposer does not have yet".into(),
-                });
-            }
-        }
-        None => {
-            if !matches!(kind, FileKind::Info | FileKind::Cfg) {
-                parsed.unsupported.push(Unsupported {
-                    file: file.into(),
-                    line: 0,
-                    name: "(whole file)".into(),
-                    reason: format!("{kind:?} files are not read by this engine"),
-                });
-            }
+            Syntax::Body => signature::parse_body_line(line).map(|l| add_body(l, &at, parsed)),
+            Syntax::Logical => signature::parse_logical_line(line).map(|l| add_logical(l, &at, parsed)),
+            Syntax::Ignore => Ok(()),
+        };
+        if let Err(error) = result {
+            parsed.errors.push(LineError { file: self.file.into(), line: self.number, reason: error.reason });
         }
     }
-    let after = parsed.counts.total() + parsed.counts.allow.count;
-    parsed.counts.files.push((file.to_owned(), after - before));
+
+    fn finish(self) {
+        if self.section_hashes > 0 {
+            self.parsed.counts.section_hash.count += self.section_hashes;
+            self.parsed.unsupported.push(Unsupported {
+                file: self.file.into(),
+                line: 0,
+                name: format!("({} PE section hashes)", self.section_hashes),
+                reason: "PE section hashes need a PE section parser, which the decomposer does not have yet".into(),
+            });
+        }
+    }
 }
 
 /// Where a line is, and the ignore list that applies to it.
@@ -1395,7 +1478,7 @@ fn admit<T>(line: Line<T>, name: impl Fn(&T) -> &str, at: &LineAt<'_>, parsed: &
 
 fn add_hash(line: Line<signature::HashSignature>, allow_list: bool, at: &LineAt<'_>, parsed: &mut Parsed) {
     let Some(signature) = admit(line, |s| &s.name, at, parsed) else { return };
-    let Some(name) = parsed.intern(&signature.name, at.file, at.number) else { return };
+    let Some(name) = parsed.append_name(&signature.name, at.file, at.number) else { return };
     let size = match signature.size {
         HashSize::Any => None,
         HashSize::Exact(size) => Some(u64::from(size)),
@@ -1491,4 +1574,46 @@ fn add_logical(line: Line<signature::LogicalSignature>, at: &LineAt<'_>, parsed:
         file_size: description.file_size.map(|range| u64::from(*range.start())..=u64::from(*range.end())),
         container,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blocks and lines `for_each_line` hands out for `text` written to a file.
+    fn streamed(text: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("daily.hdb");
+        std::fs::write(&path, text).unwrap();
+        let source = Source {
+            name: "daily.hdb".into(),
+            file: "daily.hdb".into(),
+            kind: Some(FileKind::Hdb),
+            text: SourceText::File(path),
+            official: false,
+        };
+        let mut blocks = Vec::new();
+        let mut lines = Vec::new();
+        for_each_line(&source, |block| blocks.extend_from_slice(block), |line| lines.push(line.to_vec())).unwrap();
+        (blocks, lines)
+    }
+
+    #[test]
+    fn a_file_streams_as_the_lines_of_its_whole_text() {
+        // Lines that straddle the read blocks, one longer than two blocks, with and without a final line end.
+        let mut text = Vec::new();
+        for i in 0..60_000 {
+            text.extend_from_slice(format!("{i:032x}:{}:Name-{i}\n", i + 1).as_bytes());
+        }
+        text.extend(std::iter::repeat_n(b'x', 2 * READ_BLOCK + 17));
+        text.extend_from_slice(b"\n\nlast line without an end");
+        assert!(text.len() > 4 * READ_BLOCK);
+        for text in [&text[..], &text[..text.len() - 25], &text[..READ_BLOCK], b"", b"\n", b"one"] {
+            let (blocks, lines) = streamed(text);
+            assert_eq!(blocks, text, "the blocks are the whole text, in order");
+            let expected: Vec<Vec<u8>> = text.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+            assert_eq!(lines.len(), expected.len());
+            assert!(lines == expected, "the lines of a {} byte text", text.len());
+        }
+    }
 }

@@ -98,12 +98,14 @@
 //!   Teddy, inside memchr and aho-corasick, are the only vectorized parts.
 //! * It never panics and never fails on any haystack; `Err` comes only from the anchors given to `new`.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::ops::{ControlFlow, Range};
 
 use aho_corasick::packed;
 use memchr::memmem;
+
+use crate::fasthash::FastBuildHasher;
 
 /// The longest anchor accepted, in bytes: window offsets are stored in one byte.
 pub const MAX_LITERAL_LEN: usize = 255;
@@ -613,6 +615,61 @@ impl std::hash::Hash for AnchorKey<'_> {
     }
 }
 
+/// For each literal, the id of the first literal equal to it (its own id when it is the first), equal as
+/// [`AnchorKey`]s.
+///
+/// Keyed by the literals' own bytes: no copy of a million anchors while a set is built beside the one serving.
+/// A big set is split by hash into one shard per core, each deduplicated on its own thread (equal literals hash
+/// alike, so they meet in one shard); each shard sees its ids in increasing order, so the result is the same
+/// as one pass.
+fn first_equal_literals(literals: &[Literal<'_>]) -> Vec<u32> {
+    let key =
+        |id: u32| literals.get(id as usize).map(|literal| AnchorKey { bytes: literal.bytes, nocase: literal.nocase });
+    let hash_of = |literal: &Literal<'_>, _: &mut crate::parallel::Scratch| {
+        FastBuildHasher::default().hash_one(AnchorKey { bytes: literal.bytes, nocase: literal.nocase })
+    };
+    let hashes = crate::parallel::map_runs(literals, PARALLEL_BUILD_MIN_ANCHORS, hash_of).unwrap_or_else(|| {
+        let mut scratch = crate::parallel::Scratch::default();
+        literals.iter().map(|literal| hash_of(literal, &mut scratch)).collect()
+    });
+    let shard_count: u64 = if literals.len() >= 2 * PARALLEL_BUILD_MIN_ANCHORS {
+        std::thread::available_parallelism().map_or(1, |cores| cores.get() as u64)
+    } else {
+        1
+    };
+    // The shard is taken from the hash's top bits, the table slot from its low ones.
+    let shard_of = |hash: u64| (hash >> 40) % shard_count;
+    let dedup_shard = |&shard: &u64| {
+        let mut firsts: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
+        let mut found: Vec<(u32, u32)> = Vec::new();
+        for (id, &hash) in (0u32..).zip(&hashes) {
+            if shard_of(hash) != shard {
+                continue;
+            }
+            let this = key(id);
+            let first = match firsts.find(hash, |&first| key(first) == this) {
+                Some(&first) => first,
+                None => {
+                    firsts.insert_unique(hash, id, |&first| hashes.get(first as usize).copied().unwrap_or(0));
+                    id
+                }
+            };
+            found.push((id, first));
+        }
+        found
+    };
+    let shards: Vec<u64> = (0..shard_count).collect();
+    let found =
+        crate::parallel::map_dynamic(&shards, dedup_shard).unwrap_or_else(|| shards.iter().map(dedup_shard).collect());
+    let mut representatives: Vec<u32> = (0u32..).take(literals.len()).collect();
+    for (id, first) in found.into_iter().flatten() {
+        if let Some(slot) = representatives.get_mut(id as usize) {
+            *slot = first;
+        }
+    }
+    representatives
+}
+
 /// The unique anchors: their bytes (ASCII-lowercased for `nocase` ones) and the ids each stands for.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Anchors {
@@ -627,18 +684,17 @@ struct Anchors {
 impl Anchors {
     /// Deduplicates `literals` (already validated); also returns each unique anchor's `nocase` flag.
     fn build(literals: &[Literal<'_>]) -> (Anchors, Vec<bool>) {
-        // Keyed by the literals' own bytes, compared and hashed ignoring case for `nocase` ones: no copy of a
-        // million anchors while a set is built beside the one serving.
-        let mut index: HashMap<AnchorKey<'_>, u32> = HashMap::new();
+        let representatives = first_equal_literals(literals);
         let mut first_of_unique: Vec<usize> = Vec::new();
         let mut unique_of_id: Vec<u32> = Vec::with_capacity(literals.len());
-        for (id, literal) in literals.iter().enumerate() {
-            let key = AnchorKey { bytes: literal.bytes, nocase: literal.nocase };
-            let next = u32::try_from(first_of_unique.len()).unwrap_or(u32::MAX);
-            let unique = *index.entry(key).or_insert_with(|| {
+        for (id, &representative) in representatives.iter().enumerate() {
+            let unique = if representative as usize == id {
                 first_of_unique.push(id);
-                next
-            });
+                u32::try_from(first_of_unique.len() - 1).unwrap_or(u32::MAX)
+            } else {
+                // The first equal literal comes before this one: its unique anchor is known.
+                unique_of_id.get(representative as usize).copied().unwrap_or(u32::MAX)
+            };
             unique_of_id.push(unique);
         }
         let mut bytes = Vec::new();
@@ -1116,14 +1172,29 @@ fn slot_of(hash: u64, count: usize) -> usize {
 }
 
 /// Builds the classes of the sampled filter for `members` (all case-sensitive, or all `nocase`).
+/// Below this many anchors per core a prefilter is built on the calling thread (the embedded set's is, so a
+/// daemon serving it starts no threads).
+const PARALLEL_BUILD_MIN_ANCHORS: usize = 20_000;
+
+/// A class to build: its window, its gram length, and its members with their window offsets.
+type ClassToBuild<'m> = (usize, usize, &'m [(u32, usize)]);
+
 fn build_classes(anchors: &Anchors, members: &[u32], nocase: bool) -> Vec<Class> {
     let by_class = assign_classes(anchors, members, &gram_weights(nocase));
-    CLASSES
+    let classes: Vec<ClassToBuild<'_>> = CLASSES
         .iter()
         .zip(&by_class)
         .filter(|(_, list)| !list.is_empty())
-        .map(|(&(window, gram), list)| build_class(anchors, list, window, gram, nocase))
-        .collect()
+        .map(|(&(window, gram), list)| (window, gram, list.as_slice()))
+        .collect();
+    let build = |&(window, gram, list): &ClassToBuild<'_>| build_class(anchors, list, window, gram, nocase);
+    let built = if members.len() >= 2 * PARALLEL_BUILD_MIN_ANCHORS {
+        crate::parallel::map_dynamic(&classes, build)
+    } else {
+        None
+    };
+    // A thread that died is not an excuse to fail: the classes are built again here.
+    built.unwrap_or_else(|| classes.iter().map(build).collect())
 }
 
 fn build_class(anchors: &Anchors, members: &[(u32, usize)], window: usize, gram: usize, nocase: bool) -> Class {
@@ -1203,13 +1274,21 @@ impl WindowOption {
     }
 }
 
-fn class_options(bytes: &[u8], weights: &GramWeights) -> Options {
+fn class_options(bytes: &[u8], weights: &GramWeights, probabilities: &mut Vec<f64>) -> Options {
     let mut options: Options = [WindowOption::NONE; CLASSES.len()];
     let natural = CLASSES.iter().rposition(|&(window, _)| window <= bytes.len()).unwrap_or(0);
     let smallest = if natural >= FIRST_DOWNGRADABLE { SMALLEST_DOWNGRADE } else { natural };
+    // The gram probabilities are those of the last class's gram length when it is the same (classes of one
+    // gram length are neighbours in CLASSES).
+    let mut probabilities_gram = 0;
     for (class, option) in options.iter_mut().enumerate().take(natural + 1).skip(smallest) {
         if let Some(&(window, gram)) = CLASSES.get(class) {
-            *option = WindowOption::new(rarest_window(bytes, window, gram, weights));
+            if probabilities_gram != gram {
+                probabilities.clear();
+                probabilities.extend(bytes.windows(gram).map(|g| weights.gram(g)));
+                probabilities_gram = gram;
+            }
+            *option = WindowOption::new(rarest_window(bytes.len(), window, gram, probabilities));
         }
     }
     options
@@ -1241,7 +1320,14 @@ fn choose_class(options: &Options, open: &[bool; CLASSES.len()]) -> (usize, usiz
 /// the cost of one more pass over every byte: a single anchor with a common window is cheaper to keep than to
 /// give a pass of its own.
 fn assign_classes(anchors: &Anchors, members: &[u32], weights: &GramWeights) -> Vec<Vec<(u32, usize)>> {
-    let options: Vec<Options> = members.iter().map(|&u| class_options(anchors.bytes(u), weights)).collect();
+    let options_of = |&unique: &u32, scratch: &mut crate::parallel::Scratch| {
+        class_options(anchors.bytes(unique), weights, &mut scratch.floats)
+    };
+    let options: Vec<Options> = crate::parallel::map_runs(members, PARALLEL_BUILD_MIN_ANCHORS, options_of)
+        .unwrap_or_else(|| {
+            let mut scratch = crate::parallel::Scratch::default();
+            members.iter().map(|unique| options_of(unique, &mut scratch)).collect()
+        });
     let mut open = [false; CLASSES.len()];
     for option in &options {
         if let Some(natural) = option.iter().rposition(|choice| choice.get().is_some())
@@ -1280,13 +1366,13 @@ fn assign_classes(anchors: &Anchors, members: &[u32], weights: &GramWeights) -> 
 
 /// The offset of the window of length `window` whose `s` grams have the smallest summed probability, and that sum
 /// (the expected number of gram hits per tested text position). Ties go to the smallest offset, which keeps the
-/// lag small. Linear in the anchor's length: gram probabilities are computed once, windows slide over them.
-fn rarest_window(bytes: &[u8], window: usize, gram: usize, weights: &GramWeights) -> (usize, f64) {
+/// lag small. Linear in the anchor's length (`len` bytes): the probabilities of its grams are given, and windows
+/// slide over them.
+fn rarest_window(len: usize, window: usize, gram: usize, probabilities: &[f64]) -> (usize, f64) {
     let stride = window - gram + 1;
-    let probabilities: Vec<f64> = bytes.windows(gram).map(|g| weights.gram(g)).collect();
     let mut best = (0, f64::INFINITY);
     let mut sum: f64 = probabilities.iter().take(stride).sum();
-    for offset in 0..=bytes.len().saturating_sub(window) {
+    for offset in 0..=len.saturating_sub(window) {
         if offset > 0 {
             sum += probabilities.get(offset + stride - 1).copied().unwrap_or(0.0)
                 - probabilities.get(offset - 1).copied().unwrap_or(0.0);
@@ -1302,6 +1388,8 @@ fn rarest_window(bytes: &[u8], window: usize, gram: usize, weights: &GramWeights
 /// Estimated byte probabilities in the data a scanner sees, for ranking grams.
 struct GramWeights {
     byte: [f64; 256],
+    /// The cube root of each byte's probability (see [`GramWeights::gram`]), computed once.
+    byte_cbrt: [f64; 256],
 }
 
 /// Builds the byte frequency table: a guess, not a measurement of any corpus, and only used to rank windows (a
@@ -1345,7 +1433,8 @@ fn gram_weights(nocase: bool) -> GramWeights {
         }
     }
     let total: f64 = weight.iter().sum();
-    GramWeights { byte: weight.map(|w| w / total) }
+    let byte = weight.map(|w| w / total);
+    GramWeights { byte, byte_cbrt: byte.map(f64::cbrt) }
 }
 
 impl GramWeights {
@@ -1355,8 +1444,8 @@ impl GramWeights {
         let mut probability = 1.0;
         let mut previous = None;
         for &b in gram {
-            let p = self.byte.get(usize::from(b)).copied().unwrap_or(1.0);
-            probability *= if previous == Some(b) { p.cbrt() } else { p };
+            let table = if previous == Some(b) { &self.byte_cbrt } else { &self.byte };
+            probability *= table.get(usize::from(b)).copied().unwrap_or(1.0);
             previous = Some(b);
         }
         probability
@@ -1534,6 +1623,61 @@ mod tests {
 
     fn engines(set: &LiteralSet) -> String {
         format!("{:?}", set.engines)
+    }
+
+    /// Literals enough for the threaded build (`PARALLEL_BUILD_MIN_ANCHORS` per core), a third of them repeats
+    /// of earlier ones (some in the other case), every fifth case-insensitive, cut from `text`.
+    fn many_literals(text: &[u8]) -> Vec<Literal<'_>> {
+        let count = 4 * PARALLEL_BUILD_MIN_ANCHORS;
+        let lengths = noise(count, 7, &[3, 4, 5, 7, 9, 12, 17, 26, 33, 40]);
+        let starts = noise(count, 11, &(0..=255).collect::<Vec<u8>>());
+        (0..count)
+            .map(|i| {
+                let source = if i % 3 == 2 { i / 2 } else { i };
+                let start = (source * 37 + usize::from(starts[source])) % (text.len() - 64);
+                let bytes = &text[start..start + usize::from(lengths[source])];
+                Literal { bytes, nocase: source % 5 == 0 || (i % 3 == 2 && i % 7 == 0) }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn threaded_deduplication_is_the_one_pass_one() {
+        let text = noise(1 << 20, 3, b"abcdefghABCDEFGH\x00\xff");
+        let literals = many_literals(&text);
+        let mut first: std::collections::HashMap<(Vec<u8>, bool), u32> = std::collections::HashMap::new();
+        let expected: Vec<u32> = (0u32..)
+            .zip(&literals)
+            .map(|(id, literal)| {
+                let bytes = if literal.nocase { literal.bytes.to_ascii_lowercase() } else { literal.bytes.to_vec() };
+                *first.entry((bytes, literal.nocase)).or_insert(id)
+            })
+            .collect();
+        assert!(first.len() < literals.len() * 9 / 10, "the set repeats literals");
+        assert_eq!(first_equal_literals(&literals), expected);
+    }
+
+    #[test]
+    fn a_set_built_on_threads_finds_what_is_there() {
+        // The reference: Aho-Corasick's overlapping search, one automaton per case mode.
+        let text = noise(1 << 20, 5, b"abcdefghABCDEFGH\x00\xff");
+        let literals = many_literals(&text);
+        let set = LiteralSet::new(&literals).unwrap();
+        let hay = noise(1 << 16, 9, b"abcdefghABCDEFGH\x00\xff");
+        let mut expected = Vec::new();
+        for nocase in [false, true] {
+            let ids: Vec<u32> = (0u32..).zip(&literals).filter(|(_, l)| l.nocase == nocase).map(|(id, _)| id).collect();
+            let automaton = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(nocase)
+                .build(ids.iter().map(|&id| literals[id as usize].bytes))
+                .unwrap();
+            for found in automaton.find_overlapping_iter(&hay) {
+                expected.push((ids[found.pattern().as_usize()], found.start()));
+            }
+        }
+        expected.sort_unstable();
+        assert!(expected.len() > 1000, "the haystack holds matches ({})", expected.len());
+        assert_eq!(run(&set, &hay, 0..hay.len()), expected);
     }
 
     #[test]
@@ -1768,8 +1912,11 @@ mod tests {
         let classes = classes_of(&mostly_random);
         assert_eq!(classes[6].len(), 51, "{classes:?}");
         // Within a class, the window skips a shared prefix.
-        let options =
-            class_options(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x9a\x37\xd1\x5e\x11\xb2", &weights);
+        let options = class_options(
+            b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x9a\x37\xd1\x5e\x11\xb2",
+            &weights,
+            &mut Vec::new(),
+        );
         assert!(options[5].get().is_some_and(|(offset, _)| offset > 0), "{options:?}");
     }
 

@@ -28,6 +28,7 @@
 //! matches when a generic alternative or a middle `(L)` lies before its internal anchor (it matches those parts
 //! backwards and does not handle variable lengths there); the compiled patterns match them.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::RangeInclusive;
 
@@ -381,7 +382,7 @@ pub(crate) fn parse_body_line(raw: &[u8]) -> Result<Line<BodySignature>, SyntaxE
     let Some(target) = Target::from_number(target_number) else {
         return Ok(Line::Skipped { name: show(field(0)), reason: SkipReason::UnknownTarget(target_number) });
     };
-    let name = super::signature_name(field(0))?;
+    let name = super::signature_name(field(0))?.into_owned();
     let context = Context { target, offset: field(2), logical: false };
     let mut patterns = compile_in(field(3), Modifiers::default(), &context)?;
     let offset = parse_offset(field(2), target)?;
@@ -412,13 +413,14 @@ pub(crate) struct Context<'a> {
 }
 
 pub(crate) fn compile_in(hex: &[u8], modifiers: Modifiers, context: &Context<'_>) -> Result<Vec<Pattern>, SyntaxError> {
-    let mut text = hex.to_vec();
+    // Borrowed unless a modifier rewrites it: most subsignatures are compiled straight from the line.
+    let mut text = Cow::Borrowed(hex);
     if modifiers.fullword {
-        text = fullword_text(&text)?;
+        text = Cow::Owned(fullword_text(&text)?);
     }
-    let mut variants = Vec::new();
+    let mut variants = Vec::with_capacity(1);
     if modifiers.wide {
-        variants.push((widen(&text)?, true));
+        variants.push((Cow::Owned(widen(&text)?), true));
         if modifiers.ascii {
             variants.push((text, false));
         }
@@ -567,7 +569,8 @@ fn characters(lexemes: &[Lexeme<'_>]) -> usize {
 }
 
 fn lex(text: &[u8]) -> Result<Vec<Lexeme<'_>>, SyntaxError> {
-    let mut lexemes = Vec::new();
+    // Most lexemes are two-character pairs: room for all of them, so the vector never grows.
+    let mut lexemes = Vec::with_capacity(text.len().div_ceil(2));
     let mut index = 0;
     while let Some(&byte) = text.get(index) {
         let (lexeme, length) = match byte {
@@ -918,7 +921,7 @@ fn parse_part(lexemes: &[Lexeme<'_>], options: &Options) -> Result<Part, SyntaxE
         }
     }
 
-    let mut elements = Vec::new();
+    let mut elements = Vec::with_capacity(rest.len());
     let mut left_edge = None;
     let mut right_edge = None;
     let mut index = 0;
@@ -934,7 +937,13 @@ fn parse_part(lexemes: &[Lexeme<'_>], options: &Options) -> Result<Part, SyntaxE
             (*lexeme, index)
         };
         match lexeme {
-            Lexeme::Pair(first, second) => elements.push(pair_element(first, second)?),
+            // A hex byte, by far the commonest element, is written straight into the vector: through
+            // `pair_element`'s `Result`, each element was copied from the stack by a load that stalled on the
+            // stores before it.
+            Lexeme::Pair(first, second) => match (hex_value(first), hex_value(second)) {
+                (Some(high), Some(low)) => elements.push(Element::Byte((high << 4) | low)),
+                _ => elements.push(pair_element(first, second)?),
+            },
             Lexeme::Inline(count) => elements.push(Element::Any(count)),
             Lexeme::Class(letter) => {
                 let edge = Edge { letter, negated };
@@ -1290,7 +1299,11 @@ fn part_tokens(part: &Part, options: &Options, tokens: &mut Vec<Token>) {
         tokens.push(Token::Assert(edge_assertion(edge, true, options.wide)));
     }
     for element in &part.elements {
-        element_tokens(element, options.nocase, tokens);
+        match element {
+            // The commonest element, written straight into the vector (see `parse_part`).
+            Element::Byte(byte) if !options.nocase => tokens.push(Token::Literal(*byte)),
+            _ => element_tokens(element, options.nocase, tokens),
+        }
     }
     if let Some(edge) = part.right_edge {
         tokens.push(Token::Assert(edge_assertion(edge, false, options.wide)));
@@ -1302,9 +1315,10 @@ fn part_tokens(part: &Part, options: &Options, tokens: &mut Vec<Token>) {
 }
 
 fn build_pattern(parts: &[Part], gaps: &[PartGap], options: &Options) -> Result<Pattern, SyntaxError> {
-    let mut segments = Vec::new();
-    let mut pattern_gaps = Vec::new();
-    let mut tokens = Vec::new();
+    let mut segments = Vec::with_capacity(gaps.len() + 1);
+    let mut pattern_gaps = Vec::with_capacity(gaps.len());
+    // Room for every part's tokens (one per element, plus its edges and ranges), so the vector never grows.
+    let mut tokens = Vec::with_capacity(parts.iter().map(|part| part.elements.len() + 4).sum::<usize>() + gaps.len());
     for (index, part) in parts.iter().enumerate() {
         part_tokens(part, options, &mut tokens);
         if let Some(gap) = gaps.get(index) {

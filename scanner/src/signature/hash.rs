@@ -11,6 +11,8 @@
 //! - the functionality levels are read with C's `atoi`, so a non-numeric level counts as 0, and the level test
 //!   comes before the size is validated (a line for a future engine is skipped, not refused).
 
+use std::borrow::Cow;
+
 use super::{Flevel, Line, SkipReason, SyntaxError, chomp, is_comment, refuse, show, split_fields};
 
 /// The two field layouts of hash files.
@@ -89,9 +91,10 @@ impl HashSize {
 
 /// One hash line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HashSignature {
-    /// The signature name (`MalwareName`); for `.fp`/`.sfp` lines, the name of the allowed file.
-    pub name: String,
+pub struct HashSignature<'a> {
+    /// The signature name (`MalwareName`); for `.fp`/`.sfp` lines, the name of the allowed file. Borrowed from
+    /// the line unless it had to be repaired (invalid UTF-8): no allocation per line of a multi-million-line file.
+    pub name: Cow<'a, str>,
     /// The expected digest.
     pub digest: Digest,
     /// The size of the hashed object.
@@ -116,7 +119,7 @@ const HASH_FIELDS: usize = 5;
 /// The earliest functionality level that understands `*` as a size.
 const WILDCARD_SIZE_FLEVEL: u32 = 73;
 
-pub(crate) fn parse_hash_line(kind: HashKind, raw: &[u8]) -> Result<Line<HashSignature>, SyntaxError> {
+pub(crate) fn parse_hash_line(kind: HashKind, raw: &[u8]) -> Result<Line<HashSignature<'_>>, SyntaxError> {
     if is_comment(raw) {
         return Ok(Line::Comment);
     }
@@ -274,13 +277,15 @@ mod tests {
     const SHA1: &str = "fada4e4c98f655b6fad48cf594e5b96df29caf3f";
     const SHA256: &str = "e528e33a97850504b5753bc6a56fe52c9ef2c20097c13d2640fb6b8c3d8072c8";
 
-    fn file(line: &str) -> Result<Line<HashSignature>, SyntaxError> {
+    fn file(line: &str) -> Result<Line<HashSignature<'_>>, SyntaxError> {
         parse_hash_line(HashKind::File, line.as_bytes())
     }
 
-    fn signature(line: &str) -> HashSignature {
+    fn signature(line: &str) -> HashSignature<'static> {
         match file(line) {
-            Ok(Line::Signature(signature)) => signature,
+            Ok(Line::Signature(signature)) => {
+                HashSignature { name: Cow::Owned(signature.name.into_owned()), ..signature }
+            }
             other => panic!("{line}: {other:?}"),
         }
     }
@@ -330,9 +335,11 @@ mod tests {
         assert_eq!(signature(&format!("{MD5}:*:H:73")).size, HashSize::Any);
         // Oracle: `*:H:217` is skipped silently (not refused): the level test comes first.
         assert!(matches!(file(&format!("{MD5}:*:H:217")), Ok(Line::Skipped { .. })));
-        let section = parse_hash_line(HashKind::PeSection, format!("*:{MD5}:H").as_bytes());
+        let line = format!("*:{MD5}:H");
+        let section = parse_hash_line(HashKind::PeSection, line.as_bytes());
         assert!(section.is_err());
-        let section = parse_hash_line(HashKind::PeSection, format!("*:{MD5}:H:73").as_bytes());
+        let line = format!("*:{MD5}:H:73");
+        let section = parse_hash_line(HashKind::PeSection, line.as_bytes());
         assert!(matches!(section, Ok(Line::Signature(HashSignature { size: HashSize::Any, .. }))));
     }
 
@@ -364,7 +371,8 @@ mod tests {
 
     #[test]
     fn section_hashes_reverse_the_first_fields() {
-        let line = parse_hash_line(HashKind::PeSection, format!("512:{SHA256}:S").as_bytes());
+        let text = format!("512:{SHA256}:S");
+        let line = parse_hash_line(HashKind::PeSection, text.as_bytes());
         let Ok(Line::Signature(signature)) = line else { panic!("{line:?}") };
         assert_eq!(signature.size, HashSize::Exact(512));
         assert!(matches!(signature.digest, Digest::Sha256(_)));

@@ -545,7 +545,7 @@ pub(crate) fn parse_logical_line(raw: &[u8]) -> Result<Line<LogicalSignature>, S
         Ok(description) => description,
         Err(reason) => return Ok(Line::Skipped { name: show(name_field), reason }),
     };
-    let name = super::signature_name(name_field)?;
+    let name = super::signature_name(name_field)?.into_owned();
     let mut subsignatures = Vec::with_capacity(given);
     for index in 0..given {
         let text = field(index.saturating_add(3));

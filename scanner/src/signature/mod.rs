@@ -33,6 +33,7 @@ mod oracle_tests;
 #[cfg(test)]
 mod property_tests;
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub use body::{BodySignature, Gap, MAX_INLINE_GAP, Modifiers, Offset, Pattern, RelativeOffset, StartRange};
@@ -446,8 +447,8 @@ impl FileKind {
 
 /// Parses one line of a hash database (`.hdb`, `.hsb`, `.fp`, `.sfp` and their PUA twins for
 /// [`HashKind::File`]; `.mdb`, `.msb`, ... for [`HashKind::PeSection`]). Trailing CR/LF are ignored.
-pub fn parse_hash_line(kind: HashKind, line: impl AsRef<[u8]>) -> Result<Line<HashSignature>, SyntaxError> {
-    hash::parse_hash_line(kind, line.as_ref())
+pub fn parse_hash_line(kind: HashKind, line: &[u8]) -> Result<Line<HashSignature<'_>>, SyntaxError> {
+    hash::parse_hash_line(kind, line)
 }
 
 /// Parses one `.ndb` line: `MalwareName:TargetType:Offset:HexSignature[:MinFL[:MaxFL]]`. Trailing CR/LF are
@@ -519,12 +520,12 @@ impl<'a, const N: usize> std::ops::Deref for Fields<'a, N> {
 }
 
 /// A signature name as ClamAV stores it (`cli_virname`): cut at the first `" (Clam)"`, and refused when empty.
-pub(crate) fn signature_name(raw: &[u8]) -> Result<String, SyntaxError> {
+pub(crate) fn signature_name(raw: &[u8]) -> Result<Cow<'_, str>, SyntaxError> {
     let cut = memchr::memmem::find(raw, b" (Clam)").map_or(raw, |position| raw.get(..position).unwrap_or(raw));
     if cut.is_empty() {
         return refuse("empty signature name");
     }
-    Ok(String::from_utf8_lossy(cut).into_owned())
+    Ok(String::from_utf8_lossy(cut))
 }
 
 /// Whether every byte is an ASCII digit (ClamAV's `cli_isnumber`, which also accepts the empty string).
@@ -643,7 +644,7 @@ mod tests {
         let (fields, dropped) = split_fields::<6>(b"a::", b':');
         assert_eq!(&fields[..], [&b"a"[..], &b""[..], &b""[..]]);
         assert!(!dropped);
-        assert_eq!(signature_name(b"Eicar (Clam)"), Ok("Eicar".to_string()));
+        assert_eq!(signature_name(b"Eicar (Clam)"), Ok(Cow::Borrowed("Eicar")));
         assert!(signature_name(b" (Clam)").is_err());
         assert_eq!(decimal_field(b"", "x"), Ok(0));
         assert_eq!(decimal_field(b"4294967295", "x"), Ok(u32::MAX));

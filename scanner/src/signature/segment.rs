@@ -326,11 +326,13 @@ impl Segment {
         let anchor_tokens = tokens.get(anchor_first..anchor_end).unwrap_or_default();
         let anchor: Box<[u8]> =
             anchor_tokens.iter().filter_map(|token| token.anchor_byte().map(|(byte, _)| byte)).collect();
-        let byte_nocase: Vec<bool> =
-            anchor_tokens.iter().map(|token| matches!(token, Token::LiteralNoCase(_))).collect();
-        let anchor_nocase = byte_nocase.iter().any(|&nocase| nocase);
-        let anchor_byte_nocase: Box<[bool]> =
-            if byte_nocase.iter().all(|&nocase| nocase == anchor_nocase) { Box::default() } else { byte_nocase.into() };
+        let is_nocase = |token: &Token| matches!(token, Token::LiteralNoCase(_));
+        let anchor_nocase = anchor_tokens.iter().any(is_nocase);
+        let anchor_byte_nocase: Box<[bool]> = if anchor_tokens.iter().all(|token| is_nocase(token) == anchor_nocase) {
+            Box::default()
+        } else {
+            anchor_tokens.iter().map(is_nocase).collect()
+        };
         let left = tokens.get(..anchor_first).unwrap_or_default();
         let right = tokens.get(anchor_end..).unwrap_or_default();
         let (left_before, left_after) = max_look_around(left);
@@ -490,7 +492,10 @@ impl Segment {
 /// The tokens with every run of two or more [`Token::Literal`]s (in alternation branches too) as one
 /// [`Token::Bytes`]: the same matches, a fraction of the memory (a token is tens of bytes).
 fn compact(tokens: &[Token]) -> Box<[Token]> {
-    let mut compacted = Vec::with_capacity(tokens.len());
+    // Exactly as many tokens as the result holds (a token that is a literal after a literal joins its run), so
+    // that boxing the vector does not reallocate it.
+    let joined = tokens.windows(2).filter(|pair| matches!(pair, [Token::Literal(_), Token::Literal(_)])).count();
+    let mut compacted = Vec::with_capacity(tokens.len() - joined);
     let mut run = Vec::new();
     let flush = |run: &mut Vec<u8>, compacted: &mut Vec<Token>| match run.as_slice() {
         [] => {}
