@@ -724,8 +724,18 @@ impl Database {
             let (part, errors) = DatabasePart::build(key(digest), version, parsed);
             Ok(Built { part: Arc::new(part), stamp, errors, how: Obtained::Parsed { rejected } })
         };
-        let built = on_every_core(&sources, build_one)
-            .ok_or_else(|| LoadError::Compile("a thread loading the definitions failed".into()))?;
+        // On a cold load from a compiled file, its prefilter is decoded while the parts are: it does not depend
+        // on them (whether it is theirs is checked after), and it is a tenth of the load. Not on a reload, where
+        // a changed part would make it a wasted copy held beside the set serving.
+        let speculative = compiled.filter(|_| previous.is_none());
+        let (built, decoded_prefilter) = std::thread::scope(|scope| {
+            let prefilter = speculative.map(|file| scope.spawn(|| file.decode_prefilter()));
+            let built = on_every_core(&sources, build_one);
+            let decoded = prefilter
+                .map(|handle| handle.join().unwrap_or_else(|_| Some(Err("the thread decoding it failed".into()))));
+            (built, decoded)
+        });
+        let built = built.ok_or_else(|| LoadError::Compile("a thread loading the definitions failed".into()))?;
         let mut parts = Vec::with_capacity(built.len());
         let mut stamps = Vec::with_capacity(built.len());
         let mut loaded = PartsLoaded::default();
@@ -760,8 +770,9 @@ impl Database {
         let sets: Vec<PatternSet> = parts.iter().map(|part| PatternSet::clone(&part.patterns)).collect();
         // The prefilter is stored for the whole set: usable when every part came from the same compiled file.
         let keys: Vec<&PartKey> = parts.iter().map(|part| &part.key).collect();
-        let stored =
-            compiled.filter(|_| loaded.compiled as usize == parts.len()).and_then(|file| file.prefilter(&keys));
+        let stored = compiled
+            .filter(|file| loaded.compiled as usize == parts.len() && file.prefilter_is_for(&keys))
+            .and_then(|file| decoded_prefilter.unwrap_or_else(|| file.decode_prefilter()));
         let stored = match stored.map(|decoded| {
             decoded.and_then(|literals| {
                 BodyMatcher::with_prefilter(sets.clone(), literals).map_err(|error| error.to_string())

@@ -295,12 +295,17 @@ impl CompiledFile {
         Some(self.decode(entry).map_err(|reason| format!("{}: part {}: {reason}", self.path.display(), key.file)))
     }
 
-    /// The prefilter stored for exactly the parts `keys` (in this order), decoded and checked, or why it cannot
-    /// be used; `None` when the file holds other parts or no prefilter.
-    pub(super) fn prefilter(&self, keys: &[&PartKey]) -> Option<Result<LiteralSet, String>> {
-        let same = self.contents.entries.len() == keys.len()
-            && self.contents.entries.iter().zip(keys).all(|(entry, key)| &entry.key == *key);
-        let blob = self.contents.prefilter.filter(|_| same)?;
+    /// Whether the file's prefilter, if it holds one, is the one of exactly the parts `keys` (in this order).
+    pub(super) fn prefilter_is_for(&self, keys: &[&PartKey]) -> bool {
+        self.contents.entries.len() == keys.len()
+            && self.contents.entries.iter().zip(keys).all(|(entry, key)| &entry.key == *key)
+    }
+
+    /// The stored prefilter, decoded (its checksum checked), or why it cannot be; `None` when the file holds
+    /// none. Whether it is the prefilter of the parts in use is for [`CompiledFile::prefilter_is_for`] and
+    /// `BodyMatcher::with_prefilter` to say.
+    pub(super) fn decode_prefilter(&self) -> Option<Result<LiteralSet, String>> {
+        let blob = self.contents.prefilter?;
         let decoded = read_at(&self.file, self.len, blob.offset, blob.len)
             .map_err(|reason| format!("its bytes {reason}"))
             .and_then(|bytes| {
@@ -309,7 +314,12 @@ impl CompiledFile {
                 }
                 postcard::from_bytes::<LiteralSet>(&bytes).map_err(|error| format!("cannot decode it: {error}"))
             });
-        Some(decoded.map_err(|reason| format!("{}: the prefilter: {reason}", self.path.display())))
+        Some(decoded.map_err(|reason| self.prefilter_problem(&reason)))
+    }
+
+    /// A problem with the stored prefilter, as reported.
+    pub(super) fn prefilter_problem(&self, reason: &str) -> String {
+        format!("{}: the prefilter: {reason}", self.path.display())
     }
 
     fn decode(&self, entry: &Entry) -> Result<DatabasePart, String> {
