@@ -253,17 +253,25 @@ impl fmt::Debug for LiteralSet {
     }
 }
 
-impl LiteralSet {
-    /// Compiles `literals`; ids are their positions in the slice.
-    ///
-    /// Costs a few hundred nanoseconds per literal (hashing, sorting, one pass over each literal's bytes to pick
-    /// its window). An empty slice gives an empty set that never matches.
+/// The first step of building a [`LiteralSet`]: the literals checked and deduplicated into unique anchors.
+/// It holds nothing of the literals it was made from, so a caller whose literal list is large (24 bytes a
+/// literal) can free that list before the costlier second step, [`LiteralSet::from_unique`]: a set of a million
+/// anchors is built beside the one serving when definitions reload.
+pub struct UniqueAnchors {
+    len: usize,
+    max_len: usize,
+    anchors: Anchors,
+    /// Per unique anchor, whether it ignores ASCII case.
+    nocase: Vec<bool>,
+}
+
+impl UniqueAnchors {
+    /// Checks and deduplicates `literals`, as [`LiteralSet::new`] does.
     ///
     /// # Errors
     ///
-    /// [`LiteralError::Empty`] or [`LiteralError::TooLong`] for the first literal not 1 to [`MAX_LITERAL_LEN`]
-    /// bytes long, [`LiteralError::TooMany`] for more than [`MAX_LITERALS`] literals.
-    pub fn new(literals: &[Literal<'_>]) -> Result<LiteralSet, LiteralError> {
+    /// As [`LiteralSet::new`].
+    pub fn new(literals: &[Literal<'_>]) -> Result<UniqueAnchors, LiteralError> {
         if literals.len() > MAX_LITERALS {
             return Err(LiteralError::TooMany { count: literals.len() });
         }
@@ -277,7 +285,27 @@ impl LiteralSet {
         }
         let max_len = literals.iter().map(|l| l.bytes.len()).max().unwrap_or(0);
         let (anchors, nocase) = Anchors::build(literals);
+        Ok(UniqueAnchors { len: literals.len(), max_len, anchors, nocase })
+    }
+}
 
+impl LiteralSet {
+    /// Compiles `literals`; ids are their positions in the slice.
+    ///
+    /// Costs a few hundred nanoseconds per literal (hashing, sorting, one pass over each literal's bytes to pick
+    /// its window). An empty slice gives an empty set that never matches.
+    ///
+    /// # Errors
+    ///
+    /// [`LiteralError::Empty`] or [`LiteralError::TooLong`] for the first literal not 1 to [`MAX_LITERAL_LEN`]
+    /// bytes long, [`LiteralError::TooMany`] for more than [`MAX_LITERALS`] literals.
+    pub fn new(literals: &[Literal<'_>]) -> Result<LiteralSet, LiteralError> {
+        UniqueAnchors::new(literals).map(LiteralSet::from_unique)
+    }
+
+    /// The second step of [`LiteralSet::new`]: the searchers over anchors already deduplicated.
+    pub fn from_unique(unique: UniqueAnchors) -> LiteralSet {
+        let UniqueAnchors { len, max_len, anchors, nocase } = unique;
         let mut sensitive = Vec::new();
         let mut insensitive = Vec::new();
         for (unique, &folded) in (0u32..).zip(&nocase) {
@@ -311,7 +339,7 @@ impl LiteralSet {
             })
             .max()
             .unwrap_or(0);
-        Ok(LiteralSet { len: literals.len(), max_len, anchors, engines, ordered, lag })
+        LiteralSet { len, max_len, anchors, engines, ordered, lag }
     }
 
     /// The number of literals given to [`LiteralSet::new`]; ids run from 0 to this, exclusive.
@@ -685,11 +713,11 @@ impl Anchors {
     /// Deduplicates `literals` (already validated); also returns each unique anchor's `nocase` flag.
     fn build(literals: &[Literal<'_>]) -> (Anchors, Vec<bool>) {
         let representatives = first_equal_literals(literals);
-        let mut first_of_unique: Vec<usize> = Vec::new();
+        let mut first_of_unique: Vec<u32> = Vec::new();
         let mut unique_of_id: Vec<u32> = Vec::with_capacity(literals.len());
         for (id, &representative) in representatives.iter().enumerate() {
             let unique = if representative as usize == id {
-                first_of_unique.push(id);
+                first_of_unique.push(representative);
                 u32::try_from(first_of_unique.len() - 1).unwrap_or(u32::MAX)
             } else {
                 // The first equal literal comes before this one: its unique anchor is known.
@@ -697,12 +725,13 @@ impl Anchors {
             };
             unique_of_id.push(unique);
         }
+        drop(representatives);
         let mut bytes = Vec::new();
         let mut bounds = Vec::with_capacity(first_of_unique.len() + 1);
         let mut nocase = Vec::with_capacity(first_of_unique.len());
         bounds.push(0u32);
         for &id in &first_of_unique {
-            if let Some(literal) = literals.get(id) {
+            if let Some(literal) = literals.get(id as usize) {
                 if literal.nocase {
                     bytes.extend(literal.bytes.iter().map(u8::to_ascii_lowercase));
                 } else {
@@ -1177,7 +1206,11 @@ fn slot_of(hash: u64, count: usize) -> usize {
 const PARALLEL_BUILD_MIN_ANCHORS: usize = 20_000;
 
 /// A class to build: its window, its gram length, and its members with their window offsets.
-type ClassToBuild<'m> = (usize, usize, &'m [(u32, usize)]);
+type ClassToBuild<'m> = (usize, usize, &'m [ClassMember]);
+
+/// A unique anchor assigned to a class, and the offset of its window (below 256: anchors are at most 255 bytes
+/// long). Eight bytes: every anchor has one while a set is built.
+type ClassMember = (u32, u8);
 
 fn build_classes(anchors: &Anchors, members: &[u32], nocase: bool) -> Vec<Class> {
     let by_class = assign_classes(anchors, members, &gram_weights(nocase));
@@ -1197,7 +1230,7 @@ fn build_classes(anchors: &Anchors, members: &[u32], nocase: bool) -> Vec<Class>
     built.unwrap_or_else(|| classes.iter().map(build).collect())
 }
 
-fn build_class(anchors: &Anchors, members: &[(u32, usize)], window: usize, gram: usize, nocase: bool) -> Class {
+fn build_class(anchors: &Anchors, members: &[ClassMember], window: usize, gram: usize, nocase: bool) -> Class {
     let stride = window - gram + 1;
     let head_len = window.min(8);
     let head_mask = if head_len >= 8 { u64::MAX } else { (1u64 << (8 * head_len)) - 1 };
@@ -1205,6 +1238,7 @@ fn build_class(anchors: &Anchors, members: &[(u32, usize)], window: usize, gram:
     let mut grams: Vec<u32> = Vec::with_capacity(members.len() * stride);
     let mut heads: Vec<(u64, u32)> = Vec::with_capacity(members.len());
     for &(unique, offset) in members {
+        let offset = usize::from(offset);
         let bytes = anchors.bytes(unique);
         let Some(window_bytes) = bytes.get(offset..offset + window) else { continue };
         max_offset = max_offset.max(offset);
@@ -1251,26 +1285,28 @@ fn build_class(anchors: &Anchors, members: &[(u32, usize)], window: usize, gram:
 /// fits) and, for anchors of 8 bytes or more, the smaller classes down to `(4, 2)`.
 type Options = [WindowOption; CLASSES.len()];
 
-/// One class's option for an anchor: the offset of its rarest window and that window's cost, or none. Eight
-/// bytes (`Option<(usize, f64)>` takes 24): the options of every anchor are held at once while a set is built,
-/// and a set of a million anchors is built beside the one serving when definitions reload.
+/// One class's option for an anchor: the offset of its rarest window and that window's cost, or none. Five
+/// bytes, unaligned (`Option<(usize, f64)>` takes 24, an `f32` field would pad it to 8): the options of every
+/// anchor are held at once while a set is built, and a set of a million anchors is built beside the one serving
+/// when definitions reload.
 #[derive(Debug, Clone, Copy)]
 struct WindowOption {
     offset: u8,
-    /// NaN when the class is no option.
-    cost: f32,
+    /// The cost as an `f32`'s little-endian bytes; NaN when the class is no option.
+    cost: [u8; 4],
 }
 
 impl WindowOption {
-    const NONE: WindowOption = WindowOption { offset: 0, cost: f32::NAN };
+    const NONE: WindowOption = WindowOption { offset: 0, cost: f32::NAN.to_le_bytes() };
 
     fn new((offset, cost): (usize, f64)) -> WindowOption {
         // Offsets are below 256 because anchors are at most 255 bytes long.
-        WindowOption { offset: u8::try_from(offset).unwrap_or(u8::MAX), cost: cost as f32 }
+        WindowOption { offset: u8::try_from(offset).unwrap_or(u8::MAX), cost: (cost as f32).to_le_bytes() }
     }
 
     fn get(self) -> Option<(usize, f64)> {
-        (!self.cost.is_nan()).then_some((usize::from(self.offset), f64::from(self.cost)))
+        let cost = f32::from_le_bytes(self.cost);
+        (!cost.is_nan()).then_some((usize::from(self.offset), f64::from(cost)))
     }
 }
 
@@ -1319,7 +1355,7 @@ fn choose_class(options: &Options, open: &[bool; CLASSES.len()]) -> (usize, usiz
 /// that no anchor needs is opened only when the gram hits it would save (by the byte frequency model) outweigh
 /// the cost of one more pass over every byte: a single anchor with a common window is cheaper to keep than to
 /// give a pass of its own.
-fn assign_classes(anchors: &Anchors, members: &[u32], weights: &GramWeights) -> Vec<Vec<(u32, usize)>> {
+fn assign_classes(anchors: &Anchors, members: &[u32], weights: &GramWeights) -> Vec<Vec<ClassMember>> {
     let options_of = |&unique: &u32, scratch: &mut crate::parallel::Scratch| {
         class_options(anchors.bytes(unique), weights, &mut scratch.floats)
     };
@@ -1354,11 +1390,11 @@ fn assign_classes(anchors: &Anchors, members: &[u32], weights: &GramWeights) -> 
             open = trial;
         }
     }
-    let mut by_class: Vec<Vec<(u32, usize)>> = vec![Vec::new(); CLASSES.len()];
+    let mut by_class: Vec<Vec<ClassMember>> = vec![Vec::new(); CLASSES.len()];
     for (&unique, option) in members.iter().zip(&options) {
         let (class, offset, _) = choose_class(option, &open);
         if let Some(list) = by_class.get_mut(class) {
-            list.push((unique, offset));
+            list.push((unique, u8::try_from(offset).unwrap_or(u8::MAX)));
         }
     }
     by_class
@@ -1897,7 +1933,7 @@ mod tests {
         assert!(classes[6].is_empty(), "{classes:?}");
         for (class, members) in classes.iter().enumerate() {
             for &(_, offset) in members {
-                assert!(offset + CLASSES[class].0 > 28, "class {class} at {offset} holds no rare byte");
+                assert!(usize::from(offset) + CLASSES[class].0 > 28, "class {class} at {offset} holds no rare byte");
             }
         }
         // Even one of them is worth a pass of its own: its window would hit at every run of zeros.
