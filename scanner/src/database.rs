@@ -693,7 +693,7 @@ impl Database {
             });
             from_previous.or_else(|| compiled.and_then(|compiled| compiled.digest_for(&source.file, stamp)))
         };
-        let build_one = |source: &Source| -> Result<Built, LoadError> {
+        let build_one = |source: &Source, scratch: &mut crate::parallel::Scratch| -> Result<Built, LoadError> {
             let stamp = source.stamp();
             let key = |digest| PartKey { file: source.file.clone(), digest, official: source.official, ignore_digest };
             // With nothing to reuse, the text is read once and hashed. Otherwise a file is hashed only when
@@ -709,7 +709,7 @@ impl Database {
                 if let Some(&part) = previous_parts.get(&key) {
                     return Ok(Built { part: Arc::clone(part), stamp, errors: Vec::new(), how: Obtained::Shared });
                 }
-                if let Some(found) = compiled.and_then(|compiled| compiled.part(&key)) {
+                if let Some(found) = compiled.and_then(|compiled| compiled.part(&key, &mut scratch.bytes)) {
                     match found {
                         Ok(part) => {
                             let how = Obtained::Compiled;
@@ -946,10 +946,14 @@ const PARALLEL_LOAD_MIN_BYTES: u64 = 1 << 20;
 /// `build` of every source, on every core (each thread takes the next source in order), the results in the
 /// sources' order; `None` if a thread died. A small set is built on the calling thread: a daemon serving a
 /// small set then leaves no allocator arenas behind.
-fn on_every_core<T: Send>(sources: &[Source], build: impl Fn(&Source) -> T + Sync) -> Option<Vec<T>> {
+fn on_every_core<T: Send>(
+    sources: &[Source],
+    build: impl Fn(&Source, &mut crate::parallel::Scratch) -> T + Sync,
+) -> Option<Vec<T>> {
     let total: u64 = sources.iter().map(Source::size).sum();
     if total < PARALLEL_LOAD_MIN_BYTES {
-        return Some(sources.iter().map(build).collect());
+        let mut scratch = crate::parallel::Scratch::default();
+        return Some(sources.iter().map(|source| build(source, &mut scratch)).collect());
     }
     crate::parallel::map_dynamic(sources, build)
 }

@@ -667,7 +667,7 @@ fn first_equal_literals(literals: &[Literal<'_>]) -> Vec<u32> {
     };
     // The shard is taken from the hash's top bits, the table slot from its low ones.
     let shard_of = |hash: u64| (hash >> 40) % shard_count;
-    let dedup_shard = |&shard: &u64| {
+    let dedup_shard = |&shard: &u64, _: &mut crate::parallel::Scratch| {
         let mut firsts: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
         let mut found: Vec<(u32, u32)> = Vec::new();
         for (id, &hash) in (0u32..).zip(&hashes) {
@@ -687,8 +687,10 @@ fn first_equal_literals(literals: &[Literal<'_>]) -> Vec<u32> {
         found
     };
     let shards: Vec<u64> = (0..shard_count).collect();
-    let found =
-        crate::parallel::map_dynamic(&shards, dedup_shard).unwrap_or_else(|| shards.iter().map(dedup_shard).collect());
+    let found = crate::parallel::map_dynamic(&shards, dedup_shard).unwrap_or_else(|| {
+        let mut scratch = crate::parallel::Scratch::default();
+        shards.iter().map(|shard| dedup_shard(shard, &mut scratch)).collect()
+    });
     let mut representatives: Vec<u32> = (0u32..).take(literals.len()).collect();
     for (id, first) in found.into_iter().flatten() {
         if let Some(slot) = representatives.get_mut(id as usize) {
@@ -1221,8 +1223,9 @@ fn build_classes(anchors: &Anchors, members: &[u32], nocase: bool) -> Vec<Class>
         .map(|(&(window, gram), list)| (window, gram, list.as_slice()))
         .collect();
     let build = |&(window, gram, list): &ClassToBuild<'_>| build_class(anchors, list, window, gram, nocase);
+    let build_on_thread = |class: &ClassToBuild<'_>, _: &mut crate::parallel::Scratch| build(class);
     let built = if members.len() >= 2 * PARALLEL_BUILD_MIN_ANCHORS {
-        crate::parallel::map_dynamic(&classes, build)
+        crate::parallel::map_dynamic(&classes, build_on_thread)
     } else {
         None
     };

@@ -14,18 +14,23 @@ fn threads_for(tasks: usize) -> usize {
 
 /// `each` of every item, on as many threads as there are cores, each thread taking the next item in order (for
 /// items of very unequal cost); the results in the items' order. `None` if a thread panicked.
-pub(crate) fn map_dynamic<T: Sync, R: Send>(items: &[T], each: impl Fn(&T) -> R + Sync) -> Option<Vec<R>> {
+pub(crate) fn map_dynamic<T: Sync, R: Send>(
+    items: &[T],
+    each: impl Fn(&T, &mut Scratch) -> R + Sync,
+) -> Option<Vec<R>> {
     let threads = threads_for(items.len());
     if threads == 1 {
-        return Some(items.iter().map(each).collect());
+        let mut scratch = Scratch::default();
+        return Some(items.iter().map(|item| each(item, &mut scratch)).collect());
     }
     let next = AtomicUsize::new(0);
     let worker = || {
         let mut done = Vec::new();
+        let mut scratch = Scratch::default();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(index) else { break };
-            done.push((index, each(item)));
+            done.push((index, each(item, &mut scratch)));
         }
         done
     };
@@ -74,11 +79,14 @@ pub(crate) fn map_runs<T: Sync, R: Send>(
     })
 }
 
-/// Working memory a thread of [`map_runs`] keeps from one item to the next.
+/// Working memory a thread keeps from one item to the next (dropped with the thread: a daemon keeps none).
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     /// Floating-point values (the prefilter's gram probabilities).
     pub(crate) floats: Vec<f64>,
+    /// Bytes (a compiled part's encoding, read before it is decoded): each part's read reuses the pages of the
+    /// one before instead of faulting in fresh ones.
+    pub(crate) bytes: Vec<u8>,
 }
 
 #[cfg(test)]
@@ -89,10 +97,10 @@ mod tests {
     fn results_keep_the_items_order() {
         let items: Vec<u64> = (0..10_000).collect();
         let squares: Vec<u64> = items.iter().map(|i| i * i).collect();
-        assert_eq!(map_dynamic(&items, |i| i * i), Some(squares.clone()));
+        assert_eq!(map_dynamic(&items, |i, _| i * i), Some(squares.clone()));
         assert_eq!(map_runs(&items, 100, |i, _| i * i), Some(squares.clone()));
         assert_eq!(map_runs(&items, 1_000_000, |i, _| i * i), Some(squares));
-        assert_eq!(map_dynamic(&[] as &[u64], |i| *i), Some(Vec::new()));
+        assert_eq!(map_dynamic(&[] as &[u64], |i, _| *i), Some(Vec::new()));
         assert_eq!(map_runs(&[] as &[u64], 0, |i, _| *i), Some(Vec::new()));
     }
 }

@@ -290,9 +290,10 @@ impl CompiledFile {
     }
 
     /// The part with this key, decoded, or why it cannot be used; `None` when the file has no such part.
-    pub(super) fn part(&self, key: &PartKey) -> Option<Result<DatabasePart, String>> {
+    pub(super) fn part(&self, key: &PartKey, buffer: &mut Vec<u8>) -> Option<Result<DatabasePart, String>> {
         let entry = self.contents.entries.iter().find(|entry| &entry.key == key)?;
-        Some(self.decode(entry).map_err(|reason| format!("{}: part {}: {reason}", self.path.display(), key.file)))
+        let decoded = self.decode(entry, buffer);
+        Some(decoded.map_err(|reason| format!("{}: part {}: {reason}", self.path.display(), key.file)))
     }
 
     /// Whether the file's prefilter, if it holds one, is the one of exactly the parts `keys` (in this order).
@@ -322,11 +323,12 @@ impl CompiledFile {
         format!("{}: the prefilter: {reason}", self.path.display())
     }
 
-    fn decode(&self, entry: &Entry) -> Result<DatabasePart, String> {
+    /// Reads the part's blob into `buffer`, then decodes it.
+    fn decode(&self, entry: &Entry, buffer: &mut Vec<u8>) -> Result<DatabasePart, String> {
         let started = std::time::Instant::now();
-        let blob =
-            read_at(&self.file, self.len, entry.offset, entry.len).map_err(|reason| format!("its bytes {reason}"))?;
-        let blob = blob.as_slice();
+        read_into(&self.file, self.len, entry.offset, entry.len, buffer)
+            .map_err(|reason| format!("its bytes {reason}"))?;
+        let blob = buffer.as_slice();
         if crc32fast::hash(blob) != entry.crc {
             return Err("its checksum does not match (corrupt)".into());
         }
@@ -358,13 +360,20 @@ impl CompiledFile {
 
 /// `len` bytes at `offset` of `file` (`file_len` bytes long), or why not.
 fn read_at(file: &std::fs::File, file_len: u64, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    read_into(file, file_len, offset, len, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// [`read_at`] into `bytes` (its allocation reused).
+fn read_into(file: &std::fs::File, file_len: u64, offset: u64, len: u64, bytes: &mut Vec<u8>) -> Result<(), String> {
     use std::os::unix::fs::FileExt as _;
     if offset.checked_add(len).is_none_or(|end| end > file_len) {
         return Err("lie outside the file (truncated?)".into());
     }
-    let mut bytes = vec![0; usize::try_from(len).map_err(|_| "are too many for this machine")?];
-    file.read_exact_at(&mut bytes, offset).map_err(|error| format!("cannot be read: {error}"))?;
-    Ok(bytes)
+    bytes.clear();
+    bytes.resize(usize::try_from(len).map_err(|_| "are too many for this machine")?, 0);
+    file.read_exact_at(bytes, offset).map_err(|error| format!("cannot be read: {error}"))
 }
 
 fn read_contents(file: &std::fs::File, file_len: u64) -> Result<Contents, String> {
