@@ -337,8 +337,18 @@ struct DatabasePart {
 impl DatabasePart {
     /// Compiles what was parsed from one source; returns the part and the malformed lines.
     fn build(key: PartKey, version: Option<String>, parsed: Parsed) -> (DatabasePart, Vec<LineError>) {
-        let Parsed { names, hashes, allowed, patterns, mut body_names, mut logical, errors, unsupported, mut counts } =
-            parsed;
+        let Parsed {
+            names,
+            hashes,
+            allowed,
+            mut patterns,
+            mut body_names,
+            mut logical,
+            errors,
+            unsupported,
+            mut counts,
+        } = parsed;
+        patterns.shrink_to_fit();
         body_names.shrink_to_fit();
         logical.shrink_to_fit();
         counts.not_matched = unsupported.len() as u64;

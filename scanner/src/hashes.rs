@@ -167,12 +167,18 @@ impl<'de, const N: usize> serde::Deserialize<'de> for Table<N> {
                 ) -> Result<T, A::Error> {
                     seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(index, &"six fields"))
                 }
-                let sizes: Vec<u64> = next(&mut seq, 0)?;
-                let starts: Vec<u32> = next(&mut seq, 1)?;
+                // serde grows a decoded vector from at most 1 MiB of room: each is trimmed to its length, as
+                // a table built from source is.
+                fn trimmed<T>(mut vector: Vec<T>) -> Vec<T> {
+                    vector.shrink_to_fit();
+                    vector
+                }
+                let sizes: Vec<u64> = next(&mut seq, 0).map(trimmed)?;
+                let starts: Vec<u32> = next(&mut seq, 1).map(trimmed)?;
                 let digests: DigestsOwned<N> = next(&mut seq, 2)?;
-                let names: Vec<NameId> = next(&mut seq, 3)?;
+                let names: Vec<NameId> = next(&mut seq, 3).map(trimmed)?;
                 let any_size_digests: DigestsOwned<N> = next(&mut seq, 4)?;
-                let any_size_names: Vec<NameId> = next(&mut seq, 5)?;
+                let any_size_names: Vec<NameId> = next(&mut seq, 5).map(trimmed)?;
                 Ok(Table {
                     sizes,
                     starts,

@@ -330,6 +330,7 @@ impl LiteralSet {
         if !insensitive.is_empty() {
             engines.extend(build_classes(&anchors, &insensitive, true).into_iter().map(Engine::Sampled));
         }
+        engines.shrink_to_fit();
         let ordered = matches!(engines.as_slice(), [Engine::Single { .. } | Engine::Packed(_)]);
         let lag = engines
             .iter()

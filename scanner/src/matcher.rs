@@ -98,8 +98,9 @@ pub struct CompiledPattern {
     pub owner: PatternOwner,
 }
 
-/// The patterns of one database part, shared by every matcher built over them.
-pub type PatternSet = Arc<[CompiledPattern]>;
+/// The patterns of one database part, shared by every matcher built over them. An `Arc<Vec>` rather than an
+/// `Arc<[_]>`: a part's vector of a million patterns (100 MB) is wrapped where it was built, not copied.
+pub type PatternSet = Arc<Vec<CompiledPattern>>;
 
 /// A whole-pattern match in one part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

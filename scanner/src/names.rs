@@ -33,6 +33,12 @@ impl NameTable {
         self.spans.is_empty()
     }
 
+    /// Drops spare capacity (a table decoded by serde has some: it grows a vector from at most 1 MiB of room).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.spans.shrink_to_fit();
+    }
+
     /// Bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
         self.text.capacity() + self.spans.capacity() * std::mem::size_of::<(u32, u32)>()

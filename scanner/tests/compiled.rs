@@ -155,6 +155,35 @@ fn every_kind_gives_the_same_verdicts_from_source_and_from_the_compiled_form() {
     assert_eq!(verdicts(from_compiled, &inputs, 1), expected);
 }
 
+#[test]
+fn a_set_from_the_compiled_form_takes_the_memory_it_takes_from_source() {
+    // Lists past the 1 MiB from which serde grows a decoded vector: 300,000 hash names (1.2 MB of ids), 20,000
+    // logical signatures, 20,000 body signatures.
+    let mut hashes = String::new();
+    for i in 0..300_000u32 {
+        hashes.push_str(&format!("{}:{}:Test.Hash-{i}\n", hex(&md5::Md5::digest(i.to_le_bytes())), 1000 + i % 5000));
+    }
+    let mut logical = String::new();
+    let mut body = String::new();
+    for i in 0..20_000u32 {
+        let word = hex(format!("word{i:06}").as_bytes());
+        logical.push_str(&format!("Test.Logical-{i};Engine:51-255,Target:0;0&1;{word};{word}{{2-9}}6162\n"));
+        body.push_str(&format!("Test.Body-{i}:0:*:{word}??6364\n"));
+    }
+    let dir = dir_with(&[("main.hdb", hashes), ("daily.ldb", logical), ("main.ndb", body)]);
+    let out = tempfile::tempdir().unwrap();
+    let compiled = compiled_path(&out);
+    let paths = [dir.path().to_path_buf()];
+    let from_source = Database::compile(&paths, &compiled).unwrap();
+    let from_compiled = Database::load(std::slice::from_ref(&compiled)).unwrap();
+    assert_eq!(from_compiled.info().parts.compiled, 3);
+    let memory = |database: &Database| {
+        let info = database.info();
+        (info.hash.memory, info.body.memory, info.logical.memory, info.names_memory)
+    };
+    assert_eq!(memory(&from_compiled), memory(&from_source));
+}
+
 /// Loads `sources` with the compiled form at `compiled`; returns the database and the verdicts.
 fn load_with(sources: &Path, compiled: &Path) -> Database {
     Database::load_with_compiled(&[sources.to_path_buf()], compiled, None).unwrap()

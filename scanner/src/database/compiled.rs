@@ -332,7 +332,14 @@ impl CompiledFile {
         if crc32fast::hash(blob) != entry.crc {
             return Err("its checksum does not match (corrupt)".into());
         }
-        let stored: StoredPart = postcard::from_bytes(blob).map_err(|error| format!("cannot decode it: {error}"))?;
+        let mut stored: StoredPart =
+            postcard::from_bytes(blob).map_err(|error| format!("cannot decode it: {error}"))?;
+        // serde grows a decoded vector from at most 1 MiB of room (it does not trust the length it is told):
+        // what is held for the set's life keeps no spare capacity.
+        stored.patterns.shrink_to_fit();
+        stored.body_names.shrink_to_fit();
+        stored.logical.shrink_to_fit();
+        stored.names.shrink_to_fit();
         let info = stored.info.into_info();
         let mut part = DatabasePart {
             key: entry.key.clone(),
