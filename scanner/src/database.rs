@@ -17,9 +17,10 @@
 //! A database is made of parts, one per source file, each in an `Arc`; the files are parsed in parallel, one
 //! per task. [`Database::reload`] shares every part whose file did not change (same name, same SHA-256 of its
 //! text, same ignore lists) with the database it replaces, so a reload parses and holds twice only what
-//! changed; the prefilter over all parts is built again each time. A plain file's text is read when its part is
-//! built and dropped after, so a load never holds the whole set's text at once (a `.cvd`'s members are held
-//! while it loads: its ignore lists apply to every file).
+//! changed; the prefilter over all parts is built again each time. A plain file is read in blocks of
+//! `READ_BLOCK` bytes, each hashed and its lines parsed in one pass, so a load never holds a file's whole text
+//! (a `.cvd`'s members are held while it loads: its ignore lists apply to every file). The threads of a load are
+//! scoped to it (`parallel.rs`).
 //!
 //! The compiled form (`database/compiled.rs`: `avscan db compile`, [`Database::load_with_compiled`], the daemon's
 //! `compiled_definitions`) stores every part and the prefilter; a load decodes what it holds for the files that
@@ -381,7 +382,7 @@ impl DatabasePart {
     }
 }
 
-/// A compiled signature database: one [`DatabasePart`] per source file and one prefilter over all of their
+/// A compiled signature database: one `DatabasePart` per source file and one prefilter over all of their
 /// patterns. Immutable; share it in an `Arc`.
 #[derive(Debug)]
 pub struct Database {
@@ -409,8 +410,8 @@ struct Source {
     official: bool,
 }
 
-/// A source's text: in memory (container members, the embedded set) or read when its part is built, so that a
-/// load holds the text of only the files being parsed, not of the whole set.
+/// A source's text: in memory (container members, the embedded set) or a file, read in blocks while its part is
+/// built ([`for_each_line`]).
 enum SourceText {
     Memory(Vec<u8>),
     File(PathBuf),
@@ -706,10 +707,10 @@ impl Database {
         let build_one = |source: &Source, scratch: &mut crate::parallel::Scratch| -> Result<Built, LoadError> {
             let stamp = source.stamp();
             let key = |digest| PartKey { file: source.file.clone(), digest, official: source.official, ignore_digest };
-            // With nothing to reuse, the text is read once and hashed. Otherwise a file is hashed only when
-            // its stamp is not one recorded (streamed through the hash) and read only when no part has its
-            // key. A file that changes between the hash and the read is parsed as it is now and keyed as it
-            // was, so the next load parses it again rather than reuse a part that differs.
+            // With nothing to reuse, the text is read once, hashed as it is parsed. Otherwise a file is hashed
+            // first only when its stamp is not one recorded (streamed through the hash), to look its part up, and
+            // parsed only when no part has its key. A file that changes between that hash and the parse is
+            // keyed by the hash of what was parsed.
             let mut rejected = None;
             if !nothing_to_reuse {
                 let key = match known_digest(source, stamp) {
