@@ -271,21 +271,44 @@ impl UniqueAnchors {
     /// # Errors
     ///
     /// As [`LiteralSet::new`].
-    pub fn new(literals: &[Literal<'_>]) -> Result<UniqueAnchors, LiteralError> {
-        if literals.len() > MAX_LITERALS {
-            return Err(LiteralError::TooMany { count: literals.len() });
+    pub fn new<L: LiteralList + ?Sized>(literals: &L) -> Result<UniqueAnchors, LiteralError> {
+        let count = literals.count();
+        if count > MAX_LITERALS {
+            return Err(LiteralError::TooMany { count });
         }
-        for (index, literal) in literals.iter().enumerate() {
-            if literal.bytes.is_empty() {
+        let mut max_len = 0;
+        for index in 0..count {
+            let len = literals.literal(index).map_or(0, |literal| literal.bytes.len());
+            if len == 0 {
                 return Err(LiteralError::Empty { index });
             }
-            if literal.bytes.len() > MAX_LITERAL_LEN {
-                return Err(LiteralError::TooLong { index, len: literal.bytes.len() });
+            if len > MAX_LITERAL_LEN {
+                return Err(LiteralError::TooLong { index, len });
             }
+            max_len = max_len.max(len);
         }
-        let max_len = literals.iter().map(|l| l.bytes.len()).max().unwrap_or(0);
         let (anchors, nocase) = Anchors::build(literals);
-        Ok(UniqueAnchors { len: literals.len(), max_len, anchors, nocase })
+        Ok(UniqueAnchors { len: count, max_len, anchors, nocase })
+    }
+}
+
+/// Literals by id, however the caller holds them: a slice of [`Literal`]s, or references to where the bytes
+/// already are (the matcher lists its segments, 8 bytes each where a `Literal` takes 24: a million of them are
+/// listed while a set is built beside the one serving).
+pub trait LiteralList: Sync {
+    /// How many literals there are; ids run from 0 to this, exclusive.
+    fn count(&self) -> usize;
+    /// Literal `id`; `None` only past the end.
+    fn literal(&self, id: usize) -> Option<Literal<'_>>;
+}
+
+impl LiteralList for [Literal<'_>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn literal(&self, id: usize) -> Option<Literal<'_>> {
+        self.get(id).copied()
     }
 }
 
@@ -651,54 +674,53 @@ impl std::hash::Hash for AnchorKey<'_> {
 /// A big set is split by hash into one shard per core, each deduplicated on its own thread (equal literals hash
 /// alike, so they meet in one shard); each shard sees its ids in increasing order, so the result is the same
 /// as one pass.
-fn first_equal_literals(literals: &[Literal<'_>]) -> Vec<u32> {
-    let key =
-        |id: u32| literals.get(id as usize).map(|literal| AnchorKey { bytes: literal.bytes, nocase: literal.nocase });
-    let hash_of = |literal: &Literal<'_>, _: &mut crate::parallel::Scratch| {
-        FastBuildHasher::default().hash_one(AnchorKey { bytes: literal.bytes, nocase: literal.nocase })
+fn first_equal_literals<L: LiteralList + ?Sized>(literals: &L) -> Vec<u32> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let count = literals.count();
+    let key = |id: u32| {
+        literals.literal(id as usize).map(|literal| AnchorKey { bytes: literal.bytes, nocase: literal.nocase })
     };
-    let hashes = crate::parallel::map_runs(literals, PARALLEL_BUILD_MIN_ANCHORS, hash_of).unwrap_or_else(|| {
+    let hash_of = |id: usize, _: &mut crate::parallel::Scratch| FastBuildHasher::default().hash_one(key(id as u32));
+    let hashes = crate::parallel::map_runs(count, PARALLEL_BUILD_MIN_ANCHORS, hash_of).unwrap_or_else(|| {
         let mut scratch = crate::parallel::Scratch::default();
-        literals.iter().map(|literal| hash_of(literal, &mut scratch)).collect()
+        (0..count).map(|id| hash_of(id, &mut scratch)).collect()
     });
-    let shard_count: u64 = if literals.len() >= 2 * PARALLEL_BUILD_MIN_ANCHORS {
+    let shard_count: u64 = if count >= 2 * PARALLEL_BUILD_MIN_ANCHORS {
         std::thread::available_parallelism().map_or(1, |cores| cores.get() as u64)
     } else {
         1
     };
     // The shard is taken from the hash's top bits, the table slot from its low ones.
     let shard_of = |hash: u64| (hash >> 40) % shard_count;
+    // Each shard writes the first equal literal of its own ids, in place (4 bytes a literal, no list of pairs).
+    let representatives: Vec<AtomicU32> = (0u32..).take(count).map(AtomicU32::new).collect();
     let dedup_shard = |&shard: &u64, _: &mut crate::parallel::Scratch| {
         let mut firsts: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
-        let mut found: Vec<(u32, u32)> = Vec::new();
         for (id, &hash) in (0u32..).zip(&hashes) {
             if shard_of(hash) != shard {
                 continue;
             }
             let this = key(id);
-            let first = match firsts.find(hash, |&first| key(first) == this) {
-                Some(&first) => first,
+            match firsts.find(hash, |&first| key(first) == this) {
+                Some(&first) => {
+                    if let Some(slot) = representatives.get(id as usize) {
+                        slot.store(first, Ordering::Relaxed);
+                    }
+                }
                 None => {
                     firsts.insert_unique(hash, id, |&first| hashes.get(first as usize).copied().unwrap_or(0));
-                    id
                 }
-            };
-            found.push((id, first));
+            }
         }
-        found
     };
     let shards: Vec<u64> = (0..shard_count).collect();
-    let found = crate::parallel::map_dynamic(&shards, dedup_shard).unwrap_or_else(|| {
+    if crate::parallel::map_dynamic(&shards, dedup_shard).is_none() {
+        // A thread that died may have written some of its ids: every shard is done again here.
         let mut scratch = crate::parallel::Scratch::default();
-        shards.iter().map(|shard| dedup_shard(shard, &mut scratch)).collect()
-    });
-    let mut representatives: Vec<u32> = (0u32..).take(literals.len()).collect();
-    for (id, first) in found.into_iter().flatten() {
-        if let Some(slot) = representatives.get_mut(id as usize) {
-            *slot = first;
-        }
+        shards.iter().for_each(|shard| dedup_shard(shard, &mut scratch));
     }
-    representatives
+    // The scoped threads have been joined: every store is visible. (`into_inner` reuses the allocation.)
+    representatives.into_iter().map(AtomicU32::into_inner).collect()
 }
 
 /// The unique anchors: their bytes (ASCII-lowercased for `nocase` ones) and the ids each stands for.
@@ -714,10 +736,10 @@ struct Anchors {
 
 impl Anchors {
     /// Deduplicates `literals` (already validated); also returns each unique anchor's `nocase` flag.
-    fn build(literals: &[Literal<'_>]) -> (Anchors, Vec<bool>) {
+    fn build<L: LiteralList + ?Sized>(literals: &L) -> (Anchors, Vec<bool>) {
         let representatives = first_equal_literals(literals);
         let mut first_of_unique: Vec<u32> = Vec::new();
-        let mut unique_of_id: Vec<u32> = Vec::with_capacity(literals.len());
+        let mut unique_of_id: Vec<u32> = Vec::with_capacity(literals.count());
         for (id, &representative) in representatives.iter().enumerate() {
             let unique = if representative as usize == id {
                 first_of_unique.push(representative);
@@ -734,7 +756,7 @@ impl Anchors {
         let mut nocase = Vec::with_capacity(first_of_unique.len());
         bounds.push(0u32);
         for &id in &first_of_unique {
-            if let Some(literal) = literals.get(id as usize) {
+            if let Some(literal) = literals.literal(id as usize) {
                 if literal.nocase {
                     bytes.extend(literal.bytes.iter().map(u8::to_ascii_lowercase));
                 } else {
@@ -758,7 +780,7 @@ impl Anchors {
             }
         }
         let mut fill = id_bounds.clone();
-        let mut ids = vec![0u32; literals.len()];
+        let mut ids = vec![0u32; literals.count()];
         for (id, &unique) in (0u32..).zip(&unique_of_id) {
             if let Some(slot) = fill.get_mut(unique as usize) {
                 if let Some(entry) = ids.get_mut(*slot as usize) {
@@ -1360,13 +1382,14 @@ fn choose_class(options: &Options, open: &[bool; CLASSES.len()]) -> (usize, usiz
 /// the cost of one more pass over every byte: a single anchor with a common window is cheaper to keep than to
 /// give a pass of its own.
 fn assign_classes(anchors: &Anchors, members: &[u32], weights: &GramWeights) -> Vec<Vec<ClassMember>> {
-    let options_of = |&unique: &u32, scratch: &mut crate::parallel::Scratch| {
+    let options_of = |index: usize, scratch: &mut crate::parallel::Scratch| {
+        let unique = members.get(index).copied().unwrap_or_default();
         class_options(anchors.bytes(unique), weights, &mut scratch.floats)
     };
-    let options: Vec<Options> = crate::parallel::map_runs(members, PARALLEL_BUILD_MIN_ANCHORS, options_of)
+    let options: Vec<Options> = crate::parallel::map_runs(members.len(), PARALLEL_BUILD_MIN_ANCHORS, options_of)
         .unwrap_or_else(|| {
             let mut scratch = crate::parallel::Scratch::default();
-            members.iter().map(|unique| options_of(unique, &mut scratch)).collect()
+            (0..members.len()).map(|index| options_of(index, &mut scratch)).collect()
         });
     let mut open = [false; CLASSES.len()];
     for option in &options {
@@ -1694,7 +1717,7 @@ mod tests {
             })
             .collect();
         assert!(first.len() < literals.len() * 9 / 10, "the set repeats literals");
-        assert_eq!(first_equal_literals(&literals), expected);
+        assert_eq!(first_equal_literals(literals.as_slice()), expected);
     }
 
     #[test]
@@ -1921,7 +1944,7 @@ mod tests {
         let weights = gram_weights(false);
         let classes_of = |anchors: &[Vec<u8>]| {
             let literals: Vec<Literal<'_>> = anchors.iter().map(|a| Literal::new(a)).collect();
-            let (set, _) = Anchors::build(&literals);
+            let (set, _) = Anchors::build(literals.as_slice());
             let members: Vec<u32> = (0..anchors.len() as u32).collect();
             assign_classes(&set, &members, &weights)
         };

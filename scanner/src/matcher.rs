@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use decomposer::FileType;
 
-use crate::literals::{Literal, LiteralSet, UniqueAnchors};
+use crate::literals::{Literal, LiteralList, LiteralSet, UniqueAnchors};
 use crate::signature::body::{Gap, Offset, Pattern, StartRange};
 use crate::signature::segment::{Segment, VerifyScratch};
 
@@ -181,15 +181,15 @@ impl BodyMatcher {
     /// 2^32 patterns.
     pub fn from_sets(sets: Vec<PatternSet>) -> Result<Self, CompileError> {
         let index = SetIndex::of(&sets)?;
-        // In two steps, so that the list of every anchor (24 bytes each) is freed before the searchers are built.
+        // In two steps, so that the list of every segment is freed before the searchers are built.
         let unique = {
-            let literals: Vec<Literal<'_>> = sets
-                .iter()
-                .flat_map(|patterns| patterns.iter())
-                .flat_map(|compiled| compiled.pattern.segments.iter())
-                .map(|segment| Literal { bytes: segment.anchor(), nocase: segment.anchor_nocase() })
-                .collect();
-            UniqueAnchors::new(&literals).map_err(|error| CompileError(error.to_string()))?
+            let segments = SegmentAnchors(
+                sets.iter()
+                    .flat_map(|patterns| patterns.iter())
+                    .flat_map(|compiled| compiled.pattern.segments.iter())
+                    .collect(),
+            );
+            UniqueAnchors::new(&segments).map_err(|error| CompileError(error.to_string()))?
         };
         let literals = LiteralSet::from_unique(unique);
         Ok(index.into_matcher(sets, literals))
@@ -430,6 +430,20 @@ impl BodyMatcher {
     fn pattern(&self, set: u16, pattern: u32) -> Option<&CompiledPattern> {
         let base = *self.bases.get(set as usize)?;
         self.sets.get(set as usize)?.get(pattern.checked_sub(base)? as usize)
+    }
+}
+
+/// The anchors of a list of sets, in literal id order, as the prefilter's [`LiteralList`]: one reference to a
+/// segment each (8 bytes where a [`Literal`] takes 24).
+struct SegmentAnchors<'a>(Vec<&'a Segment>);
+
+impl LiteralList for SegmentAnchors<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn literal(&self, id: usize) -> Option<Literal<'_>> {
+        self.0.get(id).map(|segment| Literal { bytes: segment.anchor(), nocase: segment.anchor_nocase() })
     }
 }
 

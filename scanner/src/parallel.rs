@@ -52,26 +52,32 @@ pub(crate) fn map_dynamic<T: Sync, R: Send>(
     Some(results.into_iter().map(|(_, result)| result).collect())
 }
 
-/// `each` of every item, the items cut into one run per core (for many items of about equal cost), the results
-/// in the items' order. Fewer than `min_run` items per thread are done on the calling thread. `None` if a thread
-/// panicked.
-pub(crate) fn map_runs<T: Sync, R: Send>(
-    items: &[T],
+/// `each` of every index below `count`, the indexes cut into one run per core (for many items of about equal
+/// cost), the results in order. Fewer than `min_run` indexes per thread are done on the calling thread. `None`
+/// if a thread panicked.
+pub(crate) fn map_runs<R: Send>(
+    count: usize,
     min_run: usize,
-    each: impl Fn(&T, &mut Scratch) -> R + Sync,
+    each: impl Fn(usize, &mut Scratch) -> R + Sync,
 ) -> Option<Vec<R>> {
-    let threads = threads_for(items.len() / min_run.max(1));
-    let run = |items: &[T]| {
+    let threads = threads_for(count / min_run.max(1));
+    let run = |indexes: std::ops::Range<usize>| {
         let mut scratch = Scratch::default();
-        items.iter().map(|item| each(item, &mut scratch)).collect::<Vec<R>>()
+        indexes.map(|index| each(index, &mut scratch)).collect::<Vec<R>>()
     };
     if threads == 1 {
-        return Some(run(items));
+        return Some(run(0..count));
     }
-    let run_len = items.len().div_ceil(threads);
+    let run_len = count.div_ceil(threads);
     std::thread::scope(|scope| {
-        let workers: Vec<_> = items.chunks(run_len).map(|chunk| scope.spawn(move || run(chunk))).collect();
-        let mut results = Vec::with_capacity(items.len());
+        let workers: Vec<_> = (0..count)
+            .step_by(run_len)
+            .map(|start| {
+                let run = &run;
+                scope.spawn(move || run(start..count.min(start + run_len)))
+            })
+            .collect();
+        let mut results = Vec::with_capacity(count);
         for handle in workers {
             results.extend(handle.join().ok()?);
         }
@@ -98,9 +104,10 @@ mod tests {
         let items: Vec<u64> = (0..10_000).collect();
         let squares: Vec<u64> = items.iter().map(|i| i * i).collect();
         assert_eq!(map_dynamic(&items, |i, _| i * i), Some(squares.clone()));
-        assert_eq!(map_runs(&items, 100, |i, _| i * i), Some(squares.clone()));
-        assert_eq!(map_runs(&items, 1_000_000, |i, _| i * i), Some(squares));
+        let square = |i: usize, _: &mut Scratch| items[i] * items[i];
+        assert_eq!(map_runs(items.len(), 100, square), Some(squares.clone()));
+        assert_eq!(map_runs(items.len(), 1_000_000, square), Some(squares));
         assert_eq!(map_dynamic(&[] as &[u64], |i, _| *i), Some(Vec::new()));
-        assert_eq!(map_runs(&[] as &[u64], 0, |i, _| *i), Some(Vec::new()));
+        assert_eq!(map_runs(0, 0, |i, _| i), Some(Vec::new()));
     }
 }
