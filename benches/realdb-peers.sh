@@ -18,10 +18,12 @@
 # 2. the daemons, started on Unix sockets with their own copy of the set: avscan twice, first from source (it
 #    writes avscan.avdb into its definitions directory, the default compiled_definitions) and then from that
 #    compiled form; the time from start to the first PONG, the steady RSS once loaded, the CPU time one
-#    INSTREAM scan of 4 KiB costs (realdb.py cpu: the CPU time of the daemon's threads over $CPU_SCANS scans), and a
-#    reload while 10 scans a second keep going (realdb.py reload: a new hash signature appended to daily.hdb,
-#    RELOAD, the scans of the marker it detects; reload time, peak RSS, scans answered, the longest wait). clamd
-#    runs with its defaults (ConcurrentDatabaseReload yes);
+#    INSTREAM scan of 4 KiB costs (realdb.py cpu: the CPU time of the daemon's threads over $CPU_SCANS scans), and
+#    two reloads while 10 scans a second keep going (realdb.py reload: a new hash signature appended to
+#    daily.hdb, then a new body signature appended to daily.ndb, each followed by RELOAD and the scans of the
+#    marker it detects; reload time, peak RSS, scans answered, the longest wait). The second makes avscan build
+#    its prefilter again: the first leaves every pattern where it was, so avscan keeps the prefilter it has.
+#    clamd runs with its defaults (ConcurrentDatabaseReload yes) and reloads everything both times;
 # 3. the whole-corpus scan of scan-peers.sh ($BENCH_MB MB) with the full set, on one core each, with
 #    scan-peers.sh's limits that cut nothing and every match reported: `avscan scan --jobs 1`, from the set's
 #    source and from its compiled form, against `clamscan` (one run each under GNU time, database load
@@ -170,7 +172,8 @@ for scale in $SCALES; do
         out=$(python3 "$REALDB_PY" cpu "$WORK/$daemon.sock" "$DAEMON_PID" "$CPU_SCANS")
         CPU[$daemon]=$(awk '$1 == "cpu_ms" { print $2 }' <<< "$out")
         TRIP[$daemon]=$(awk '$1 == "round_trip_ms" { print $2 }' <<< "$out")
-        RELOAD[$daemon]=$(python3 "$REALDB_PY" reload "$WORK/$daemon.sock" "$DAEMON_PID" "$WORK/db")
+        RELOAD[$daemon hash]=$(python3 "$REALDB_PY" reload "$WORK/$daemon.sock" "$DAEMON_PID" "$WORK/db" hash)
+        RELOAD[$daemon body]=$(python3 "$REALDB_PY" reload "$WORK/$daemon.sock" "$DAEMON_PID" "$WORK/db" body)
         stop_daemon
     done
     key() { awk -v k="$2" '$1 == k { print $2 }' <<< "${RELOAD[$1]}"; }
@@ -182,12 +185,14 @@ for scale in $SCALES; do
     row "one 4 KiB INSTREAM scan, daemon CPU (client round trip), scale $scale" \
         "${CPU[avscan]} ms (${TRIP[avscan]} ms)" "clamd ${CPU[clamd]} ms (${TRIP[clamd]} ms)" \
         "$(ratio "${CPU[avscan]}" "${CPU[clamd]}")" "-"
-    for daemon in avscan clamd; do
-        peak=$(key "$daemon" peak_kib)
-        steady=$(key "$daemon" steady_kib)
-        row "reload under 10 scans/s, $daemon, scale $scale" \
-            "$(key "$daemon" reload_s) s, peak $(mib "$peak") MiB = $(ratio "$peak" "$steady")x steady" \
-            "$(key "$daemon" answered) of $(key "$daemon" sent) scans answered, longest wait $(key "$daemon" longest_wait_ms) ms" \
+    for reload in "avscan hash" "clamd hash" "avscan body" "clamd body"; do
+        peak=$(key "$reload" peak_kib)
+        steady=$(key "$reload" steady_kib)
+        changed="daily.hdb"
+        [[ $reload = *body ]] && changed="daily.ndb"
+        row "reload under 10 scans/s, ${reload% *}, $changed changed, scale $scale" \
+            "$(key "$reload" reload_s) s, peak $(mib "$peak") MiB = $(ratio "$peak" "$steady")x steady" \
+            "$(key "$reload" answered) of $(key "$reload" sent) scans answered, longest wait $(key "$reload" longest_wait_ms) ms" \
             "-" "-"
     done
 
@@ -232,12 +237,13 @@ COMMIT=$(commit_description "$DIRTY_AT_BUILD")
     echo
     echo "- Cold load: hyperfine median of $RUNS runs; peak RSS of one more run. avscan parses the files in parallel"
     echo "  (one per task, $CORES cores); clamscan on one thread."
-    echo "- Reload: a hash signature for a 4 KiB marker is appended to daily.hdb, then RELOAD; the marker is sent every"
-    echo "  100 ms on a new connection until it has been FOUND for 1 s. Reload time: RELOAD to the first FOUND. Peak:"
-    echo "  VmRSS sampled every 20 ms. avscan rebuilds daily.hdb's part and the prefilter and shares the others."
-    echo "- The avscan daemon's steady RSS, 4 KiB scan and reload are measured after its start from the compiled form;"
-    echo "  its reload shares every unchanged part, parses daily.hdb, builds the prefilter again, swaps, then rewrites"
-    echo "  avscan.avdb."
+    echo "- Reload: a signature for a 4 KiB marker is appended (a hash to daily.hdb, then a body signature to"
+    echo "  daily.ndb), then RELOAD; the marker is sent every 100 ms on a new connection until it has been FOUND for"
+    echo "  1 s. Reload time: RELOAD to the first FOUND. Peak: VmRSS sampled every 20 ms."
+    echo "- The avscan daemon's steady RSS, 4 KiB scan and reloads are measured after its start from the compiled form."
+    echo "  A reload shares every unchanged part and parses the changed file. After daily.hdb changed, every pattern is"
+    echo "  where it was and the prefilter is kept; after daily.ndb changed, the prefilter is built again beside the one"
+    echo "  serving. Then the new set is swapped in and avscan.avdb rewritten."
 } > "$RECORD"
 cat "$RECORD"
 say "record: $RECORD"

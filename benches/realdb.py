@@ -5,8 +5,10 @@
         CPU milliseconds the daemon spends per INSTREAM scan of 4 KiB of random bytes (the CPU time of all its
         threads over SCANS scans, one at a time, divided by SCANS), and the client's median round trip in
         milliseconds.
-    realdb.py reload SOCKET PID DB_DIR
-        Appends the MD5 of a 4 KiB marker to DB_DIR/daily.hdb, sends RELOAD, and meanwhile sends the marker
+    realdb.py reload SOCKET PID DB_DIR [hash|body]
+        Appends a signature for a 4 KiB marker to the set (hash, the default: its MD5 to DB_DIR/daily.hdb;
+        body: 32 of its bytes as a body signature to DB_DIR/daily.ndb, which makes a daemon rebuild its
+        pattern matcher), sends RELOAD, and meanwhile sends the marker
         as a new INSTREAM scan every 100 ms (10 scans a second, each on its own connection) and reads the
         daemon's VmRSS every 20 ms, until the marker has been FOUND for 1 s (at most 300 s). Prints the
         steady RSS before, the peak during, the reload time (RELOAD to the first FOUND), scans sent, scans
@@ -91,10 +93,14 @@ def cpu(path, pid, scans):
     print(f"round_trip_ms {statistics.median(trips) * 1000:.3f}")
 
 
-def reload(path, pid, db_dir):
+def reload(path, pid, db_dir, kind="hash"):
     marker = os.urandom(4096)
-    with open(os.path.join(db_dir, "daily.hdb"), "a") as f:
-        f.write(f"{hashlib.md5(marker).hexdigest()}:4096:Bench.Reload.Marker\n")
+    if kind == "hash":
+        file, line = "daily.hdb", f"{hashlib.md5(marker).hexdigest()}:4096:Bench.Reload.Marker\n"
+    else:
+        file, line = "daily.ndb", f"Bench.Reload.Marker:0:*:{marker[1000:1032].hex()}\n"
+    with open(os.path.join(db_dir, file), "a") as f:
+        f.write(line)
     steady = rss_kib(pid)
     stop = threading.Event()
     found_at = []
@@ -154,8 +160,8 @@ def reload(path, pid, db_dir):
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "cpu":
         cpu(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-    elif len(sys.argv) == 5 and sys.argv[1] == "reload":
-        reload(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif len(sys.argv) in (5, 6) and sys.argv[1] == "reload" and sys.argv[5:] in ([], ["hash"], ["body"]):
+        reload(sys.argv[2], int(sys.argv[3]), sys.argv[4], *sys.argv[5:])
     else:
         sys.exit(__doc__)
 

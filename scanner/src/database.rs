@@ -185,8 +185,11 @@ pub struct PartsLoaded {
     pub shared: u64,
     /// Decoded from the compiled form.
     pub compiled: u64,
-    /// Whether the prefilter over every part's patterns was decoded from the compiled form too (else built).
+    /// Whether the prefilter over every part's patterns was decoded from the compiled form too.
     pub prefilter_compiled: bool,
+    /// Whether the prefilter is the one of the database this one replaced: no file with body or logical
+    /// signatures changed (a hash list did, say), so every part with patterns is shared and in its place.
+    pub prefilter_shared: bool,
 }
 
 impl DatabaseInfo {
@@ -247,7 +250,11 @@ impl fmt::Display for DatabaseInfo {
             parts.parsed,
             parts.shared,
             parts.compiled,
-            if parts.prefilter_compiled { "from the compiled form" } else { "built" },
+            match (parts.prefilter_shared, parts.prefilter_compiled) {
+                (true, _) => "shared with the set replaced",
+                (false, true) => "from the compiled form",
+                (false, false) => "built",
+            },
             if self.compiled_written { "; compiled form written" } else { "" }
         )?;
         for problem in &self.compiled {
@@ -390,7 +397,8 @@ pub struct Database {
     /// Each part's source file's length and modification time when this database was loaded (`None` for a
     /// text held in memory): a later load takes a file with the same stamp to be unchanged.
     stamps: Vec<Option<FileStamp>>,
-    body: BodyMatcher,
+    /// Shared with the database this one replaced when their patterns are the same ([`PartsLoaded::prefilter_shared`]).
+    body: Arc<BodyMatcher>,
     /// Indexes of the parts that hold hash or allow-list signatures.
     hash_parts: Vec<u16>,
     info: DatabaseInfo,
@@ -646,6 +654,12 @@ impl Database {
         self.parts.iter().filter(|part| other.parts.iter().any(|theirs| Arc::ptr_eq(part, theirs))).count()
     }
 
+    /// Whether this database and `other` hold the very same prefilter (one was reloaded from the other and no
+    /// file with body or logical signatures changed).
+    pub fn shares_prefilter(&self, other: &Database) -> bool {
+        Arc::ptr_eq(&self.body, &other.body)
+    }
+
     /// Parses signature files and directories and reports every problem, without compiling.
     ///
     /// # Errors
@@ -779,10 +793,13 @@ impl Database {
         info.compiled = compiled_problems;
         let body_started = Instant::now();
         let sets: Vec<PatternSet> = parts.iter().map(|part| PatternSet::clone(&part.patterns)).collect();
+        // A reload that changed no file with body or logical signatures keeps the prefilter it replaces: nothing
+        // is built, and nothing is held twice.
+        let kept = previous.filter(|previous| previous.body.is_over(&sets)).map(|previous| Arc::clone(&previous.body));
         // The prefilter is stored for the whole set: usable when every part came from the same compiled file.
         let keys: Vec<&PartKey> = parts.iter().map(|part| &part.key).collect();
         let stored = compiled
-            .filter(|file| loaded.compiled as usize == parts.len() && file.prefilter_is_for(&keys))
+            .filter(|file| kept.is_none() && loaded.compiled as usize == parts.len() && file.prefilter_is_for(&keys))
             .and_then(|file| decoded_prefilter.unwrap_or_else(|| file.decode_prefilter()));
         let stored = match stored.map(|decoded| {
             decoded.and_then(|literals| {
@@ -799,9 +816,15 @@ impl Database {
             }
             None => None,
         };
-        let body = match stored {
-            Some(matcher) => matcher,
-            None => BodyMatcher::from_sets(sets).map_err(|error| LoadError::Compile(error.to_string()))?,
+        let body = match (kept, stored) {
+            (Some(kept), _) => {
+                info.parts.prefilter_shared = true;
+                kept
+            }
+            (None, Some(matcher)) => Arc::new(matcher),
+            (None, None) => {
+                Arc::new(BodyMatcher::from_sets(sets).map_err(|error| LoadError::Compile(error.to_string()))?)
+            }
         };
         info.body.load_time += body_started.elapsed();
         info.body.memory += body.index_heap_bytes() as u64;

@@ -1225,7 +1225,6 @@ fn slot_of(hash: u64, count: usize) -> usize {
     (hash >> 24) as usize & count.wrapping_sub(1)
 }
 
-/// Builds the classes of the sampled filter for `members` (all case-sensitive, or all `nocase`).
 /// Below this many anchors per core a prefilter is built on the calling thread (the embedded set's is, so a
 /// daemon serving it starts no threads).
 const PARALLEL_BUILD_MIN_ANCHORS: usize = 20_000;
@@ -1237,6 +1236,8 @@ type ClassToBuild<'m> = (usize, usize, &'m [ClassMember]);
 /// long). Eight bytes: every anchor has one while a set is built.
 type ClassMember = (u32, u8);
 
+/// Builds the classes of the sampled filter for `members` (all case-sensitive, or all `nocase`), on every core
+/// for a big set.
 fn build_classes(anchors: &Anchors, members: &[u32], nocase: bool) -> Vec<Class> {
     let by_class = assign_classes(anchors, members, &gram_weights(nocase));
     let classes: Vec<ClassToBuild<'_>> = CLASSES

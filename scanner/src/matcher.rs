@@ -228,6 +228,17 @@ impl BodyMatcher {
         &self.literals
     }
 
+    /// Whether this matcher is the one of exactly `sets`: the same pattern sets (the same allocations), at the
+    /// same places, an empty set standing for any empty set.
+    pub fn is_over(&self, sets: &[PatternSet]) -> bool {
+        self.sets.len() == sets.len()
+            && self
+                .sets
+                .iter()
+                .zip(sets)
+                .all(|(held, given)| Arc::ptr_eq(held, given) || (held.is_empty() && given.is_empty()))
+    }
+
     /// Reads spilled parts `bytes` at a time (never less than twice the widest segment) instead of 1 MiB: for
     /// tests that put matches across many window edges.
     #[doc(hidden)]

@@ -69,11 +69,7 @@ impl NameTableBuilder {
         if let Some(&id) = self.ids.find(hash, |&id| table.get(id) == name) {
             return Some(id);
         }
-        let id = NameId::try_from(self.table.spans.len()).ok()?;
-        let start = u32::try_from(self.table.text.len()).ok()?;
-        let end = u32::try_from(self.table.text.len() + name.len()).ok()?;
-        self.table.text.push_str(name);
-        self.table.spans.push((start, end));
+        let id = self.push(name)?;
         let table = &self.table;
         self.ids.insert_unique(hash, id, |&id| FastHasher::hash_bytes(table.get(id).as_bytes()));
         Some(id)
@@ -87,6 +83,11 @@ impl NameTableBuilder {
         {
             return Some(last);
         }
+        self.push(name)
+    }
+
+    /// Adds `name` to the table's text; its new id.
+    fn push(&mut self, name: &str) -> Option<NameId> {
         let id = NameId::try_from(self.table.spans.len()).ok()?;
         let start = u32::try_from(self.table.text.len()).ok()?;
         let end = u32::try_from(self.table.text.len() + name.len()).ok()?;

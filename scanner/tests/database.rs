@@ -215,6 +215,7 @@ fn a_reload_shares_the_parts_of_unchanged_files_and_rebuilds_the_changed_ones() 
     // Nothing changed: every part is shared.
     let same = Database::reload(&paths, &first).unwrap();
     assert_eq!(same.shared_parts(&first), 4);
+    assert!(same.shares_prefilter(&first) && same.info().parts.prefilter_shared);
 
     // daily.hdb gains a line: its part alone is new; the three others are the very parts `first` holds.
     std::fs::write(dir.path().join("daily.hdb"), format!("{other_md5}:{}:Test.New\n", other.len())).unwrap();
@@ -222,6 +223,8 @@ fn a_reload_shares_the_parts_of_unchanged_files_and_rebuilds_the_changed_ones() 
     assert_eq!(second.part_count(), 4);
     assert_eq!(second.shared_parts(&first), 3);
     assert_eq!(second.info().hash.count, 2);
+    // Only a hash list changed: the patterns are the same, and so is the prefilter (nothing built again).
+    assert!(second.shares_prefilter(&first) && second.info().parts.prefilter_shared);
     // The new set finds every old signature and the new one; the old set, still alive, is as it was.
     assert_eq!(detections(&second, EICAR), ["Eicar-Test-Signature"]);
     assert_eq!(detections(&second, hashed), ["Test.Hash"]);
@@ -229,10 +232,24 @@ fn a_reload_shares_the_parts_of_unchanged_files_and_rebuilds_the_changed_ones() 
     assert_eq!(detections(&second, other), ["Test.New"]);
     assert_eq!(detections(&first, other), Vec::<String>::new());
 
+    // A logical signature more: daily.ldb's part is new, and so is the prefilter, which finds both.
+    std::fs::write(
+        dir.path().join("daily.ldb"),
+        b"Test.Logical;Target:0;0&1;414243;444546\nTest.Logical2;Target:0;0;78797a7a79\n",
+    )
+    .unwrap();
+    let with_logical = Arc::new(Database::reload(&paths, &second).unwrap());
+    assert_eq!(with_logical.shared_parts(&second), 3);
+    assert!(!with_logical.shares_prefilter(&second) && !with_logical.info().parts.prefilter_shared);
+    assert_eq!(detections(&with_logical, b"..ABC..DEF..xyzzy"), ["Test.Logical", "Test.Logical2"]);
+    assert_eq!(detections(&with_logical, EICAR), ["Eicar-Test-Signature"]);
+    assert_eq!(detections(&second, b"..ABC..DEF..xyzzy"), ["Test.Logical"]);
+
     // An ignore list applies to every file, so adding one rebuilds every part.
     std::fs::write(dir.path().join("local.ign2"), "Test.Hash\n").unwrap();
     let third = Arc::new(Database::reload(&paths, &second).unwrap());
     assert_eq!(third.shared_parts(&second), 0);
+    assert!(!third.shares_prefilter(&second));
     assert_eq!(detections(&third, hashed), Vec::<String>::new());
 
     // A broken file: the reload fails with its line, and the set serving is untouched.
