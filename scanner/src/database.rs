@@ -1344,7 +1344,11 @@ fn for_each_line(
     };
     let io_error = |source| LoadError::Io { path: path.clone(), source };
     let mut file = std::fs::File::open(path).map_err(io_error)?;
-    let mut buffer = vec![0u8; READ_BLOCK];
+    // A small file gets a small buffer: freeing a block of a megabyte would raise glibc's mmap threshold to it,
+    // and a daemon serving a small set would then keep what its connections free (it grows past a line that
+    // does not fit, and a file that grew since its size was read is read in several blocks).
+    let size_hint = usize::try_from(source.size()).unwrap_or(READ_BLOCK).saturating_add(1);
+    let mut buffer = vec![0u8; size_hint.clamp(4096, READ_BLOCK)];
     // `buffer[..filled]` holds the start of a line not yet ended.
     let mut filled = 0;
     loop {
