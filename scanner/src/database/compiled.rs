@@ -319,7 +319,7 @@ impl CompiledFile {
     }
 
     /// A problem with the stored prefilter, as reported.
-    pub(super) fn prefilter_problem(&self, reason: &str) -> String {
+    fn prefilter_problem(&self, reason: &str) -> String {
         format!("{}: the prefilter: {reason}", self.path.display())
     }
 
