@@ -3,10 +3,11 @@
 # (../shared/tools/gen_realdb.py: 8.7 M signatures at scale 1.0, the shape of main + daily of 2024; 0.42 is
 # today's official set), in one run.
 #
-#   benches/realdb-peers.sh                          # scales 0.42 and 1.0: about 15 minutes once built
+#   benches/realdb-peers.sh                          # scales 0.42 and 1.0: about 45 minutes once built
 #   SCALES=0.42 BENCH_MB=20 benches/realdb-peers.sh  # a smoke test
 #   RECORD_DIR=/tmp benches/realdb-peers.sh          # write the record somewhere else than benches/record/
-#   SCAN_CORPUS=no benches/realdb-peers.sh           # without the corpus scans (clamscan takes 17 minutes at 1.0)
+#   SCAN_CORPUS=no benches/realdb-peers.sh           # without the corpus scans (clamscan takes 17 minutes at 1.0):
+#                                                    # about 12 minutes
 #
 # Installs clamav, clamav-daemon, hyperfine, jq, python3 and GNU time from Debian when missing; builds `avscan` and
 # `gen-scan-corpus` in release; generates each set once under target/bench-inputs/realdb-<scale>/. For each

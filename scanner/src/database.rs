@@ -435,7 +435,7 @@ impl Source {
                 let io_error = |source| LoadError::Io { path: path.clone(), source };
                 let mut file = std::fs::File::open(path).map_err(io_error)?;
                 let mut hasher = sha2::Sha256::new();
-                let mut block = vec![0; 1 << 20];
+                let mut block = self.read_buffer();
                 loop {
                     match std::io::Read::read(&mut file, &mut block) {
                         Ok(0) => break,
@@ -447,6 +447,14 @@ impl Source {
                 Ok(hasher.finalize().into())
             }
         }
+    }
+
+    /// A buffer to read the file in blocks through: [`READ_BLOCK`] bytes, or the file's size when it is smaller.
+    /// A small file gets a small buffer: freeing a block of a megabyte would raise glibc's mmap threshold to it,
+    /// and a daemon serving a small set would then keep what its connections free.
+    fn read_buffer(&self) -> Vec<u8> {
+        let size_hint = usize::try_from(self.size()).unwrap_or(READ_BLOCK).saturating_add(1);
+        vec![0u8; size_hint.clamp(4096, READ_BLOCK)]
     }
 
     /// The text's length in bytes (a file's from its metadata, 0 when unreadable).
@@ -1344,11 +1352,9 @@ fn for_each_line(
     };
     let io_error = |source| LoadError::Io { path: path.clone(), source };
     let mut file = std::fs::File::open(path).map_err(io_error)?;
-    // A small file gets a small buffer: freeing a block of a megabyte would raise glibc's mmap threshold to it,
-    // and a daemon serving a small set would then keep what its connections free (it grows past a line that
-    // does not fit, and a file that grew since its size was read is read in several blocks).
-    let size_hint = usize::try_from(source.size()).unwrap_or(READ_BLOCK).saturating_add(1);
-    let mut buffer = vec![0u8; size_hint.clamp(4096, READ_BLOCK)];
+    // Sized for the file (it grows past a line that does not fit; a file that grew since its size was read is
+    // read in more blocks).
+    let mut buffer = source.read_buffer();
     // `buffer[..filled]` holds the start of a line not yet ended.
     let mut filled = 0;
     loop {
